@@ -1,0 +1,1 @@
+"""Small shared utilities (local weight files)."""

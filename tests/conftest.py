@@ -1,0 +1,38 @@
+"""Shared test fixtures: the official reference data and small helpers."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def official_fixture_dir() -> Path:
+    """``$STYLEGAN_T_FIXTURES`` or ``../shared/fixtures/official-32`` relative to the repo root."""
+    env = os.environ.get("STYLEGAN_T_FIXTURES")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "fixtures" / "official-32"
+
+
+@pytest.fixture(scope="session")
+def official_dir() -> Path:
+    path = official_fixture_dir()
+    if not (path / "official_io.pt").is_file():
+        pytest.skip(
+            f"official StyleGAN-T reference fixture not found at {path} "
+            "(set STYLEGAN_T_FIXTURES to the official-32 folder)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def official_io(official_dir: Path) -> dict:
+    return torch.load(official_dir / "official_io.pt")
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_seed():
+    torch.manual_seed(0)
+    yield
