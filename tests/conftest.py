@@ -36,3 +36,11 @@ def official_io(official_dir: Path) -> dict:
 def _deterministic_seed():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> str:
+    """``local-dir:`` spec of a tiny random open_clip model saved to disk (text width 32)."""
+    from helpers import write_tiny_clip_dir
+
+    return write_tiny_clip_dir(tmp_path_factory.mktemp("tiny_clip"))

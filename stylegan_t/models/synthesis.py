@@ -52,7 +52,8 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
         self.register_buffer("resample_filter", setup_filter(RESAMPLE_TAPS), persistent=False)
         if residual:
-            self.norm = nn.GroupNorm(gn_groups, out_channels)
+            # 32 groups as in the paper; narrow custom configs use the largest divisor of the channels.
+            self.norm = nn.GroupNorm(math.gcd(gn_groups, out_channels), out_channels)
             self.gamma = nn.Parameter(torch.full([1, out_channels, 1, 1], float(layer_scale_init)))
 
     def noise(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor | None:
