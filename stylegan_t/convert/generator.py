@@ -44,6 +44,8 @@ def rename_official_generator_key(key: str) -> str:
 def load_state_dict_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor], *, what: str) -> None:
     """``load_state_dict`` that raises :class:`CheckpointMismatchError` listing every bad key, and casts dtypes."""
     own = module.state_dict()
+    # The original stores some parameters as scalars where we keep shape [1] (FSDP2 cannot shard scalars).
+    state = {k: v.reshape(own[k].shape) if k in own and v.ndim == 0 and own[k].numel() == 1 else v for k, v in state.items()}
     unexpected = sorted(set(state) - set(own))
     missing = sorted(set(own) - set(state))
     if unexpected or missing:

@@ -70,6 +70,19 @@ def resolve_pretrained(model: str, pretrained: str | None, *, weights_dir: str |
     )
 
 
+SHIPPED_CONFIGS = Path(__file__).with_name("open_clip_configs")
+
+
+def register_shipped_configs() -> None:
+    """Make the architectures shipped with stylegan_t (e.g. ``stylegan-t-tiny`` for CPU runs) known to open_clip."""
+    import open_clip
+
+    known = set(open_clip.list_models())
+    for path in SHIPPED_CONFIGS.glob("*.json"):
+        if path.stem not in known:
+            open_clip.add_model_config(path)
+
+
 def load_open_clip(
     model: str,
     pretrained: str | None = None,
@@ -80,6 +93,7 @@ def load_open_clip(
     """Create an open_clip model and its tokenizer from local files only; ``text_only`` drops the visual tower."""
     import open_clip
 
+    register_shipped_configs()
     weights = resolve_pretrained(model, pretrained, weights_dir=weights_dir)
     clip = open_clip.create_model(model, pretrained=weights)
     tokenizer = open_clip.get_tokenizer(model)

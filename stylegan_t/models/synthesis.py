@@ -48,7 +48,7 @@ class SynthesisLayer(nn.Module):
         self.affine = StyleSplit(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels))
-        self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.noise_strength = nn.Parameter(torch.zeros([1]))  # [1], not a scalar: FSDP2 cannot shard scalars
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
         self.register_buffer("resample_filter", setup_filter(RESAMPLE_TAPS), persistent=False)
         if residual:

@@ -1,0 +1,80 @@
+"""Callbacks: sample grids every N kimg, images/s, and stopping at the recipe's total kimg."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from PIL import Image
+
+
+def images_to_grid(images: torch.Tensor, *, columns: int) -> Image.Image:
+    """[N, C, H, W] in [-1, 1] -> one RGB PIL grid with ``columns`` images per row (uint8-quantized)."""
+    n, c, h, w = images.shape
+    rows = math.ceil(n / columns)
+    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+    if c == 1:
+        x = x.expand(n, 3, h, w)
+    grid = torch.zeros(3, rows * h, columns * w, dtype=torch.uint8)
+    for i in range(n):
+        r, col = divmod(i, columns)
+        grid[:, r * h : (r + 1) * h, col * w : (col + 1) * w] = x[i, :3]
+    return Image.fromarray(grid.permute(1, 2, 0).numpy())
+
+
+class SampleGrid(L.Callback):
+    """Every ``every_kimg``, a grid of EMA samples (rows = prompts, columns = seeds) to PNG and the logger."""
+
+    def __init__(self, *, out_dir: str | Path, prompts: list[str], seeds: list[int], every_kimg: float, truncation_psi: float = 1.0) -> None:
+        self.out_dir = Path(out_dir)
+        self.prompts, self.seeds = list(prompts), list(seeds)
+        self.every_kimg = every_kimg
+        self.truncation_psi = truncation_psi
+        self._next_kimg = 0.0
+        self.written: list[Path] = []
+
+    def _write(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        images = module.sample(self.prompts, self.seeds, truncation_psi=self.truncation_psi)
+        if trainer.global_rank != 0:
+            return
+        grid = images_to_grid(images, columns=len(self.seeds))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / f"samples-{module.images_seen:010d}img.png"
+        grid.save(path)
+        self.written.append(path)
+        experiment = getattr(trainer.logger, "experiment", None)
+        if hasattr(experiment, "add_image"):
+            experiment.add_image("samples", torch.from_numpy(np.array(grid)).permute(2, 0, 1), module.images_seen)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if module.kimg() >= self._next_kimg:
+            self._write(trainer, module)
+            self._next_kimg = (math.floor(module.kimg() / self.every_kimg) + 1) * self.every_kimg
+
+    def on_train_end(self, trainer, module) -> None:
+        self._write(trainer, module)
+
+
+class Throughput(L.Callback):
+    """Logs images/s (all ranks) to the progress bar."""
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        self._start, self._seen = time.perf_counter(), module.images_seen
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        seconds = max(time.perf_counter() - self._start, 1e-9)
+        module.log("img_s", (module.images_seen - self._seen) / seconds, prog_bar=True, on_step=True, batch_size=1)
+
+
+class StopAtKimg(L.Callback):
+    """Stops training once ``total_kimg`` thousand images have been seen over all ranks."""
+
+    def __init__(self, total_kimg: float) -> None:
+        self.total_kimg = total_kimg
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if module.kimg() >= self.total_kimg:
+            trainer.should_stop = True
