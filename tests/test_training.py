@@ -1,0 +1,110 @@
+"""Training end to end on CPU: tiny fits from test shards, resume, train modes, checkpoints."""
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from shard_helpers import DROPPED_BAD, SKIPPED_BAD, write_test_shards
+from stylegan_t.training.fit import fit
+from stylegan_t.training.recipe import load_recipe
+
+
+def tiny_recipe(run_dir: Path, shards: str, *extra: str):
+    overrides = [f"data.urls={shards}", f"run.dir={run_dir}", "trainer.enable_progress_bar=false", "trainer.logger=false"]
+    return load_recipe("tiny-cpu", overrides + list(extra))
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    return write_test_shards(tmp_path_factory.mktemp("shards"), num_shards=4, samples_per_shard=8)
+
+
+def test_fit_from_shards_with_bad_samples(tmp_path, shards):
+    # One exact pass over the data: 35 usable samples in 7 batches of 5; the bad ones skipped and counted.
+    recipe = tiny_recipe(
+        tmp_path / "run", shards["folder"], "optim.batch_size=5", "optim.micro_batch_size=5",
+        "data.batches_per_epoch=7", "data.sample_shuffle=1", "run.total_kimg=0.035", "run.sample_every_kimg=0.02",
+    )
+    model, trainer = fit(recipe)
+    assert model.images_seen == 35 and trainer.current_epoch == 1
+    assert model.samples_skipped == len(SKIPPED_BAD) and model.samples_dropped == len(DROPPED_BAD)
+    run = tmp_path / "run"
+    assert (run / "recipe.yaml").is_file()
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"epoch0000.ckpt", "last.ckpt"}
+    assert len(list((run / "samples").glob("*.png"))) >= 2
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)  # plain data: no pickled classes
+    assert ckpt["stylegan_t"] == {"kind": "stylegan_t.training.StyleGANT", "images_seen": 35, "samples_skipped": 2, "samples_dropped": 1}
+    assert ckpt["hyper_parameters"]["recipe"]["model"]["generator"]["preset"] == "tiny"
+    assert len(ckpt["optimizer_states"]) == 2
+    prefixes = {k.split(".")[0] for k in ckpt["state_dict"]}
+    assert {"generator", "generator_ema", "discriminator"} <= prefixes
+    # The EMA moved away from its initial copy, and G's weights differ from it.
+    g = ckpt["state_dict"]["generator.synthesis.b16.torgb.weight"]
+    assert not torch.equal(g, ckpt["state_dict"]["generator_ema.module.synthesis.b16.torgb.weight"])
+
+
+def test_frozen_networks_get_no_optimizer_state(tmp_path, shards):
+    recipe = tiny_recipe(tmp_path / "run", shards["folder"], "run.total_kimg=0.008")
+    model, _ = fit(recipe)
+    d_opt, g_opt = model.optimizers()
+    in_opt = {id(p) for opt in (d_opt, g_opt) for group in opt.param_groups for p in group["params"]}
+    frozen = list(model.generator.text_encoder.parameters()) + list(model.discriminator.feature_network.parameters())
+    frozen += list(model.generator_ema.parameters())
+    assert not any(id(p) in in_opt for p in frozen)
+    assert all(p.grad is None for p in frozen)
+    assert {id(p) for p in d_opt.param_groups[0]["params"]} == {id(p) for p in model.discriminator.heads.parameters()}
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, shards):
+    common = ("data.batches_per_epoch=2", "optim.batch_size=4", "optim.micro_batch_size=2")
+    full, _ = fit(tiny_recipe(tmp_path / "full", shards["folder"], *common, "run.total_kimg=0.032"))
+    part, _ = fit(tiny_recipe(tmp_path / "part", shards["folder"], *common, "run.total_kimg=0.016"))
+    assert part.images_seen == 16
+    resumed, trainer = fit(
+        tiny_recipe(tmp_path / "part", shards["folder"], *common, "run.total_kimg=0.032"),
+        resume=tmp_path / "part" / "checkpoints" / "last.ckpt",
+    )
+    assert resumed.images_seen == full.images_seen == 32
+    a, b = full.state_dict(), resumed.state_dict()
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert different == []
+    assert not torch.equal(a["generator.synthesis.b8.torgb.weight"], part.state_dict()["generator.synthesis.b8.torgb.weight"])
+
+
+def test_progressive_growing_freeze64(tmp_path, shards):
+    low, _ = fit(tiny_recipe(tmp_path / "low", shards["folder"], "run.total_kimg=0.008"))
+    ckpt = tmp_path / "low" / "checkpoints" / "last.ckpt"
+    # 16 -> 128: blocks 8..16 come from the checkpoint; 32..128 are new; only blocks > 64 and ToRGBs train.
+    recipe = tiny_recipe(
+        tmp_path / "high", shards["folder"], "model.generator.img_resolution=128", "model.train_mode=freeze64",
+        f"model.init_from={ckpt}", "run.total_kimg=0.008", "model.discriminator.feature_network.input_size=32",
+    )
+    high, _ = fit(recipe)
+    low_g, high_g = low.generator.state_dict(), high.generator.state_dict()
+    assert torch.equal(high_g["synthesis.b16.convs.0.weight"], low_g["synthesis.b16.convs.0.weight"])  # frozen
+    assert torch.equal(high_g["mapping.mlp.fc0.weight"], low_g["mapping.mlp.fc0.weight"])
+    assert not torch.equal(high_g["synthesis.b16.torgb.weight"], low_g["synthesis.b16.torgb.weight"])  # trains
+    trainable = {n for n, p in high.generator.named_parameters() if p.requires_grad}
+    assert any(n.startswith("synthesis.b128.") for n in trainable)
+    assert not any(n.startswith(("synthesis.b32.conv", "synthesis.b64.conv", "mapping.")) for n in trainable)
+
+
+def test_text_encoder_phase_trains_only_the_text_encoder(tmp_path, shards):
+    recipe = tiny_recipe(tmp_path / "te", shards["folder"], "model.train_mode=text_encoder", "optim.g_lr=0.01", "run.total_kimg=0.008")
+    model, _ = fit(recipe)
+    L.seed_everything(recipe.run.seed, verbose=False)  # as fit() does: same initial weights
+    init = type(model)(recipe)
+    g, g0 = model.generator.state_dict(), init.generator.state_dict()
+    te_keys = [k for k in g if k.startswith("mapping.text_encoder.")]
+    assert any(not torch.equal(g[k], g0[k]) for k in te_keys)
+    assert all(torch.equal(g[k], g0[k]) for k in g if k.startswith("synthesis.") and "noise_const" not in k)
+
+
+def test_init_from_rejects_other_checkpoints(tmp_path, shards):
+    torch.save({"state_dict": {"x": torch.zeros(1)}}, tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match="not a stylegan_t training checkpoint"):
+        fit(tiny_recipe(tmp_path / "run", shards["folder"], f"model.init_from={tmp_path / 'other.ckpt'}"))
+    with pytest.raises(FileNotFoundError, match="init_from"):
+        fit(tiny_recipe(tmp_path / "run", shards["folder"], f"model.init_from={tmp_path / 'missing.ckpt'}"))
