@@ -1,0 +1,21 @@
+"""``stylegan-t demo [--out DIR] [--quick] [section.key=value ...]``."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("overrides", nargs="*", help="recipe overrides for the demo recipe, e.g. run.total_kimg=20")
+    parser.add_argument("--out", default="runs/demo", help="run folder (data, samples, checkpoints, report)")
+    parser.add_argument("--quick", action="store_true", help="a CI-sized run: a few iterations, same pipeline")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..demo.run import run_demo
+    from ..training.recipe import RecipeError
+
+    try:
+        run_demo(out_dir=args.out, quick=args.quick, overrides=args.overrides)
+    except RecipeError as err:
+        raise SystemExit(f"stylegan-t demo: {err}")
+    return 0

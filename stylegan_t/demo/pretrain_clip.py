@@ -1,0 +1,73 @@
+"""Pretrain the demo's tiny CLIP on its own captioned scenes, so text features encode colour and shape.
+
+StyleGAN-T relies on a *pretrained* CLIP for its text encoder and guidance; the demo cannot download one, so
+it trains a tiny open_clip (``stylegan-t-tiny``) contrastively for a minute and saves it as a ``local-dir:``
+folder that the recipe then loads like any other open_clip model.
+"""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..data.decode import pil_to_tensor
+from ..losses.clip_guidance import OPENAI_MEAN, OPENAI_STD
+from ..models.open_clip_loader import SHIPPED_CONFIGS, register_shipped_configs
+from .scenes import ATTRIBUTES, sample
+
+CONFIG = "stylegan-t-tiny"
+VERSION = 1
+
+
+def _batch(indices: list[int], *, seed: int, resolution: int) -> tuple[torch.Tensor, list[str], torch.Tensor]:
+    images, captions, labels = [], [], []
+    for i in indices:
+        img, caption, scene = sample(i, seed=seed, resolution=resolution)
+        images.append(pil_to_tensor(img))
+        captions.append(caption)
+        labels.append(ATTRIBUTES["color"].index(scene.color) * len(ATTRIBUTES["shape"]) + ATTRIBUTES["shape"].index(scene.shape))
+    return torch.stack(images), captions, torch.tensor(labels)
+
+
+def ensure_demo_clip(folder: str | Path, *, steps: int = 400, batch_size: int = 96, seed: int = 1, resolution: int = 32, lr: float = 2e-3) -> str:
+    """Train (once) and save the tiny CLIP; returns its ``local-dir:`` spec. Reused when already trained alike."""
+    import open_clip
+
+    folder = Path(folder)
+    params = {"steps": steps, "batch_size": batch_size, "seed": seed, "resolution": resolution, "lr": lr, "version": VERSION}
+    marker = folder / "demo_clip.json"
+    weights = folder / "open_clip_pytorch_model.bin"
+    if marker.is_file() and weights.is_file() and json.loads(marker.read_text()).get("params") == params:
+        return f"local-dir:{folder}"
+    register_shipped_configs()
+    torch.manual_seed(seed)
+    model = open_clip.create_model(CONFIG)
+    tokenizer = open_clip.get_tokenizer(CONFIG)
+    mean, std = torch.tensor(OPENAI_MEAN).reshape(1, 3, 1, 1), torch.tensor(OPENAI_STD).reshape(1, 3, 1, 1)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    rng = random.Random(seed)
+    model.train()
+    for _ in range(steps):
+        images, captions, labels = _batch([rng.randrange(10**7) for _ in range(batch_size)], seed=seed + 1, resolution=resolution)
+        x = ((images + 1) / 2 - mean) / std
+        img_f = F.normalize(model.encode_image(x), dim=-1)
+        txt_f = F.normalize(model.encode_text(tokenizer(captions)), dim=-1)
+        logits = model.logit_scale.exp().clamp(max=100) * img_f @ txt_f.t()
+        # Every pair showing the same (colour, shape) is a positive: the captions say nothing else.
+        same = (labels[:, None] == labels[None, :]).float()
+        targets = same / same.sum(dim=1, keepdim=True)
+        loss = (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)) / 2
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    folder.mkdir(parents=True, exist_ok=True)
+    config = json.loads((SHIPPED_CONFIGS / f"{CONFIG}.json").read_text())
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": config, "preprocess_cfg": {"mean": list(OPENAI_MEAN), "std": list(OPENAI_STD)}}))
+    torch.save(model.state_dict(), weights)
+    marker.write_text(json.dumps({"params": params, "final_loss": float(loss.detach())}))
+    return f"local-dir:{folder}"
