@@ -50,7 +50,8 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for res in args.resolution:
-        cfg = GeneratorConfig(img_resolution=res, preset=args.preset, text_encoder=TextEncoderConfig(model="", text_dim=args.text_dim))
+        text = TextEncoderConfig(model="", text_dim=args.text_dim)
+        cfg = GeneratorConfig(img_resolution=res, preset=args.preset, text_encoder=text)
         G = Generator(cfg).eval().to(device)
         if args.channels_last:
             G = G.to(memory_format=torch.channels_last)

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stylegan_t.nn import EqualizedLinear, MLP, bias_act, modulated_conv2d, setup_filter, upfirdn2d, upsample2d, downsample2d
+from stylegan_t.nn import MLP, EqualizedLinear, bias_act, downsample2d, modulated_conv2d, setup_filter, upfirdn2d, upsample2d
 
 
 def naive_upfirdn(x, f, up, down, pad, gain):

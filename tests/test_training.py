@@ -4,8 +4,8 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-
 from shard_helpers import DROPPED_BAD, SKIPPED_BAD, write_test_shards
+
 from stylegan_t.training.fit import fit
 from stylegan_t.training.recipe import load_recipe
 

@@ -9,7 +9,11 @@ import torch
 from ..models.discriminator import DiscriminatorConfig, FeatureNetwork, ProjectedDiscriminator
 from .generator import load_state_dict_strict
 
-_SN = {"weight_orig": "parametrizations.weight.original", "weight_u": "parametrizations.weight.0._u", "weight_v": "parametrizations.weight.0._v"}
+_SN = {
+    "weight_orig": "parametrizations.weight.original",
+    "weight_u": "parametrizations.weight.0._u",
+    "weight_v": "parametrizations.weight.0._v",
+}
 # (original sub-module path inside a head, ours)
 _HEAD_MODULES = (
     (r"main\.0\.0\.", "main.0.conv."),

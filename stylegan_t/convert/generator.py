@@ -7,9 +7,9 @@ import torch
 
 from ..models.config import GeneratorConfig, TextEncoderConfig
 from ..models.generator import Generator
+from ..models.synthesis import RESAMPLE_TAPS
 from ..models.text_encoder import TextEncoder
 from ..nn.upfirdn import setup_filter
-from ..models.synthesis import RESAMPLE_TAPS
 
 #: (original prefix or infix, ours), applied in order.
 _RENAMES = (

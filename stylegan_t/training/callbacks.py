@@ -28,7 +28,9 @@ def images_to_grid(images: torch.Tensor, *, columns: int) -> Image.Image:
 class SampleGrid(L.Callback):
     """Every ``every_kimg``, a grid of EMA samples (rows = prompts, columns = seeds) to PNG and the logger."""
 
-    def __init__(self, *, out_dir: str | Path, prompts: list[str], seeds: list[int], every_kimg: float, truncation_psi: float = 1.0) -> None:
+    def __init__(
+        self, *, out_dir: str | Path, prompts: list[str], seeds: list[int], every_kimg: float, truncation_psi: float = 1.0
+    ) -> None:
         self.out_dir = Path(out_dir)
         self.prompts, self.seeds = list(prompts), list(seeds)
         self.every_kimg = every_kimg
