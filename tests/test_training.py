@@ -108,3 +108,35 @@ def test_init_from_rejects_other_checkpoints(tmp_path, shards):
         fit(tiny_recipe(tmp_path / "run", shards["folder"], f"model.init_from={tmp_path / 'other.ckpt'}"))
     with pytest.raises(FileNotFoundError, match="init_from"):
         fit(tiny_recipe(tmp_path / "run", shards["folder"], f"model.init_from={tmp_path / 'missing.ckpt'}"))
+
+
+def test_periodic_metrics_during_training(tmp_path, shards):
+    from stylegan_t.metrics import FID
+    from stylegan_t.training.eval_callback import PeriodicMetrics
+
+    class TinyFeatures(torch.nn.Module):  # FID extractors receive uint8 images
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+
+        def forward(self, x):
+            return self.net(x.float() / 127.5 - 1)
+
+    torch.manual_seed(0)
+    fid = FID(TinyFeatures(), num_features=8, reset_real_features=False)
+    callback = PeriodicMetrics(every_kimg=0.008, num_samples=8, fid=fid, out_file=tmp_path / "metrics.jsonl")
+    recipe = tiny_recipe(tmp_path / "run", shards["folder"], "run.total_kimg=0.024")
+    fit(recipe, extra_callbacks=[callback])
+    assert len(callback.captions) == 8 and fid.num_real == 8
+    assert [round(r["kimg"], 3) for r in callback.history] == [0.008, 0.016, 0.024]
+    assert all(r["fid"] > 0 for r in callback.history)
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+
+
+def test_eval_section_needs_the_inception_file(tmp_path, shards):
+    from stylegan_t.utils.local_files import MissingWeightsError
+
+    recipe = tiny_recipe(tmp_path / "run", shards["folder"], "eval.every_kimg=1", f"eval.inception_weights={tmp_path / 'nope.pth'}")
+    with pytest.raises((MissingWeightsError, ModuleNotFoundError)):
+        fit(recipe)

@@ -63,6 +63,26 @@ def build_logger(run_dir: Path) -> Any:
         return CSVLogger(save_dir=str(run_dir), name="logs", version="")
 
 
+def build_metrics_callback(recipe: Recipe) -> L.Callback | None:
+    """The recipe's ``eval`` section as a :class:`PeriodicMetrics` callback (weights loaded now: fail early)."""
+    ev = recipe.eval
+    if ev.every_kimg is None or not (ev.fid or ev.clip_model):
+        return None
+    from ..metrics import FID, OpenCLIPScore
+    from .eval_callback import PeriodicMetrics
+
+    fid = FID(weights_path=ev.inception_weights, reset_real_features=False) if ev.fid else None
+    clip = OpenCLIPScore(ev.clip_model, ev.clip_pretrained) if ev.clip_model else None
+    return PeriodicMetrics(
+        every_kimg=ev.every_kimg,
+        num_samples=ev.num_samples,
+        fid=fid,
+        clip_score=clip,
+        truncation_psi=ev.truncation_psi,
+        out_file=Path(recipe.run.dir) / "metrics.jsonl",
+    )
+
+
 def build_trainer(recipe: Recipe, *, extra_callbacks: list[L.Callback] | None = None) -> L.Trainer:
     run = recipe.run
     run_dir = Path(run.dir)
@@ -93,6 +113,9 @@ def build_trainer(recipe: Recipe, *, extra_callbacks: list[L.Callback] | None = 
             save_on_train_epoch_end=True,
         ),
     ]
+    metrics = build_metrics_callback(recipe)
+    if metrics is not None:
+        callbacks.append(metrics)
     callbacks += list(extra_callbacks or [])
     kwargs["callbacks"] = callbacks + list(kwargs.get("callbacks") or [])
     kwargs.setdefault("logger", build_logger(run_dir))

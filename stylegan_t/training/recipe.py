@@ -72,12 +72,28 @@ class RunSection:
 
 
 @dataclass
+class EvalSection:
+    """FID / CLIP score during training (``every_kimg: null`` disables them); weights are local files."""
+
+    every_kimg: Optional[float] = None
+    num_samples: int = 5000
+    #: FID with the standard Inception (file: docs/evaluation.md); false to skip FID
+    fid: bool = True
+    inception_weights: Optional[str] = None
+    #: CLIP score with its own open_clip model (paper: ViT-g-14 laion2b_s12b_b42k); null to skip
+    clip_model: Optional[str] = None
+    clip_pretrained: Optional[str] = None
+    truncation_psi: float = 1.0
+
+
+@dataclass
 class Recipe:
     model: ModelSection = field(default_factory=ModelSection)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimSection = field(default_factory=OptimSection)
     loss: LossSection = field(default_factory=LossSection)
     run: RunSection = field(default_factory=RunSection)
+    eval: EvalSection = field(default_factory=EvalSection)
     #: passed to lightning.Trainer; strategy 'ddp' / 'fsdp' get the settings this model needs
     trainer: Dict[str, Any] = field(
         default_factory=lambda: {"accelerator": "auto", "devices": "auto", "precision": "32-true", "strategy": "auto"}
