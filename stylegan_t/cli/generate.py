@@ -1,0 +1,114 @@
+"""``stylegan-t generate PATH --prompt P [--prompt P2 ...] --seeds 0-7 --truncation 0.8 --outdir DIR [--grid FILE]``.
+
+Writes one PNG per (prompt, seed) as ``DIR/<prompt index>-<prompt slug>-seed<seed>.png`` and, with
+``--grid``, one image with a row per prompt and a column per seed.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-7,10,12"`` -> ``[0, 1, ..., 7, 10, 12]`` (inclusive ranges, order kept, duplicates dropped)."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        match = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
+        if match:
+            lo, hi = int(match.group(1)), int(match.group(2))
+            if hi < lo:
+                raise ValueError(f"seed range {part!r} is empty (end before start)")
+            values = range(lo, hi + 1)
+        elif part.isdigit():
+            values = [int(part)]
+        else:
+            raise ValueError(f"cannot parse seeds {text!r}: use non-negative integers and ranges, e.g. 0-7,10,12")
+        seeds += [v for v in values if v not in seeds]
+    if not seeds:
+        raise ValueError("no seeds given")
+    return seeds
+
+
+def seeds_arg(text: str) -> list[int]:
+    try:
+        return parse_seeds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err))
+
+
+def slug(text: str, max_len: int = 40) -> str:
+    """A file-name-safe short form of a prompt."""
+    s = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return s[:max_len].rstrip("_") or "prompt"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared with ``stylegan-t interpolate``."""
+    parser.add_argument("path", help="training checkpoint (.ckpt) or export (.safetensors)")
+    parser.add_argument("--truncation", type=float, default=1.0, metavar="PSI", help="truncation psi on the z-part (default 1.0 = none)")
+    parser.add_argument("--noise-mode", default="const", choices=("const", "random", "none"), help="synthesis noise (default const)")
+    parser.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    parser.add_argument("--text-encoder", default=None, metavar="SPEC",
+                        help="override the stored open_clip spec, e.g. local-dir:/moved/folder")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    parser.add_argument("--prompt", action="append", required=True, help="text prompt (repeat for several)")
+    parser.add_argument("--style", action="append", default=[], metavar="SUFFIX",
+                        help="style variation appended to every prompt as ', SUFFIX' (repeat; e.g. 'oil painting')")
+    parser.add_argument("--seeds", type=seeds_arg, default=[0], help="seeds, e.g. 0-7,10,12 (default 0)")
+    parser.add_argument("--outdir", required=True, help="folder for the PNG files")
+    parser.add_argument("--grid", default=None, metavar="FILE", help="also write a grid image (rows: prompts, columns: seeds)")
+
+
+def load_pipeline(args: argparse.Namespace, command: str):
+    from ..export import CheckpointLoadError
+    from ..pipeline import load
+
+    try:
+        return load(args.path, device=args.device, text_encoder=args.text_encoder)
+    except CheckpointLoadError as err:
+        raise SystemExit(f"stylegan-t {command}: {err}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..pipeline import image_grid
+
+    prompts = [p for p in args.prompt]
+    if args.style:
+        prompts = [f"{p}, {s}" for p in prompts for s in args.style]
+    if args.batch_size < 1:
+        raise SystemExit("stylegan-t generate: --batch-size must be >= 1")
+    pipe = load_pipeline(args, "generate")
+    print(f"loaded {args.path}: {pipe}")
+    images = pipe(
+        prompts, seeds=args.seeds, truncation_psi=args.truncation, noise_mode=args.noise_mode,
+        batch_size=args.batch_size, progress=True,
+    )
+    outdir = Path(args.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    i = 0
+    for p_idx, prompt in enumerate(prompts):
+        for seed in args.seeds:
+            images[i].save(outdir / f"{p_idx:02d}-{slug(prompt)}-seed{seed:04d}.png")
+            i += 1
+    print(f"wrote {len(images)} images ({_plural(len(prompts), 'prompt')} x {_plural(len(args.seeds), 'seed')}, "
+          f"{pipe.generator.img_resolution}x{pipe.generator.img_resolution}) to {outdir}")
+    if args.grid:
+        grid_path = Path(args.grid)
+        grid_path.parent.mkdir(parents=True, exist_ok=True)
+        grid = image_grid(images, cols=len(args.seeds))
+        grid.save(grid_path)
+        print(f"wrote grid {grid_path} ({len(prompts)} rows x {len(args.seeds)} columns, {grid.size[0]}x{grid.size[1]})")
+    return 0
