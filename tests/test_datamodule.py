@@ -5,8 +5,8 @@ import lightning as L
 import pytest
 import torch
 from PIL import Image
-
 from shard_helpers import write_test_shards
+
 from stylegan_t.data import DataConfig
 from stylegan_t.training.datamodule import FolderDataModule, WebDataSetDataModule
 
@@ -127,6 +127,16 @@ def test_folder_datamodule_split_and_counts(tmp_path):
     batch = next(iter(dm.train_dataloader()))
     assert len(batch["caption"]) == 7 and batch["num_skipped"] == 1  # the broken image replaced and counted
     assert set(batch["caption"]) <= {f"caption {i}" for i in range(6)}
+
+
+def test_folder_under_lightning_reshuffles_per_epoch(tmp_path):
+    root = _image_folder(tmp_path / "imgs", n=8)
+    model = Recorder()
+    dm = WebDataSetDataModule(DataConfig(urls=str(root), num_workers=0), resolution=R, batch_size=4)
+    _trainer(tmp_path / "run", max_epochs=2).fit(model, datamodule=dm)
+    epochs = [[k for e, k in model.keys if e == epoch] for epoch in (0, 1)]
+    assert len(epochs[0]) == len(epochs[1]) == 2 and epochs[0] != epochs[1]  # 9 captioned images: 2 batches of 4
+    assert dm.stats.batches == 4 and dm.stats.dropped == 1
 
 
 def test_folder_too_small_for_the_batch(tmp_path):

@@ -1,18 +1,35 @@
-"""Data: WebDataset shards and image folders to batches of images in [-1, 1] with captions (no Lightning)."""
+"""Data: WebDataset shards and image folders to batches of images in [-1, 1] with captions; shard tools.
+
+Imports torch, PIL and webdataset only (no Lightning). See docs/data.md.
+"""
 from .config import DataConfig, SourceConfig
-from .decode import CorruptSample, decode_caption, decode_image
-from .folder import ImageFolderDataset
-from .sources import expand_urls
-from .webdataset_pipeline import NoSamplesError, ShardedImageTextDataset
+from .decode import CorruptSample, ImageTooSmall, MissingCaption, decode_caption, decode_image, open_image, pil_to_tensor
+from .folder import ImageFolderDataset, collate_folder
+from .shard_tools import MakeShardsResult, ShardReport, check_shard, check_shards, make_shards
+from .sources import expand_urls, read_tar_samples
+from .webdataset_pipeline import DataStats, NoSamplesError, ShardedImageTextDataset, ShardLoader
 
 __all__ = [
     "DataConfig",
     "SourceConfig",
     "CorruptSample",
+    "ImageTooSmall",
+    "MissingCaption",
     "decode_caption",
     "decode_image",
+    "open_image",
+    "pil_to_tensor",
     "ImageFolderDataset",
+    "collate_folder",
+    "MakeShardsResult",
+    "ShardReport",
+    "check_shard",
+    "check_shards",
+    "make_shards",
     "expand_urls",
+    "DataStats",
     "NoSamplesError",
     "ShardedImageTextDataset",
+    "ShardLoader",
+    "read_tar_samples",
 ]

@@ -1,44 +1,108 @@
-"""Typed data configuration (recipe section ``data``)."""
+"""Typed data configuration: the recipe's ``data`` section (SPEC: "Data"; docs/data.md).
+
+Only types OmegaConf structured configs accept: primitives, ``Optional``/``List`` of them, nested
+dataclasses. ``urls`` is ``Any`` because it may be a string or a list of strings; it is checked here.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, List, Optional
+
+#: image members looked for in a sample, first match wins
+DEFAULT_IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")
+
+
+def _check_urls(urls: Any, where: str) -> None:
+    ok = isinstance(urls, str) or (isinstance(urls, (list, tuple)) and all(isinstance(u, str) for u in urls))
+    if not ok:
+        raise ValueError(f"{where} must be a string or a list of strings, got {urls!r}")
 
 
 @dataclass
 class SourceConfig:
-    """One shard source and its sampling weight (used with ``DataConfig.sources``)."""
+    """One shard source and its sampling weight (``DataConfig.sources``).
+
+    Samples are drawn from the sources in proportion to ``weight`` (per sample, not per shard).
+    """
 
     urls: Any = None
     weight: float = 1.0
 
+    def __post_init__(self) -> None:
+        _check_urls(self.urls, "data.sources[].urls")
+        if not self.weight > 0:
+            raise ValueError(f"data.sources[].weight must be > 0, got {self.weight}")
+
 
 @dataclass
 class DataConfig:
-    """Where shards are and how they are read.
+    """Where image-text shards are and how they are read (docs/data.md).
 
-    ``urls``: a brace pattern (``/data/{00000..00099}.tar``), a list of them, a folder of ``.tar`` files,
-    ``pipe:...`` commands, http(s) URLs, or ``s3://`` URLs (read through ``pipe:aws s3 cp URL -``).
-    ``sources``: several such sources mixed with sampling weights (instead of ``urls``).
-    ``caption_key``: ``txt`` (``<key>.txt``) or ``json:<field>`` (a field of ``<key>.json``).
+    ``urls``: a brace pattern (``/data/{00000..09999}.tar``), a glob, a list of them, a folder of ``.tar``
+    files, ``pipe:CMD`` (reads CMD's stdout), ``http(s)://`` (through curl) or ``s3://`` (turned into
+    ``pipe:aws s3 cp URL -``). A local folder with images and sidecar ``.txt`` files but no ``.tar`` is
+    read as an image folder. ``sources``: several such sources mixed per sample by weight (instead of
+    ``urls``).
     """
 
     urls: Any = None
     sources: List[SourceConfig] = field(default_factory=list)
+    #: ``txt`` reads ``<key>.txt``; ``json:field.sub`` reads a field of ``<key>.json``; another name reads that member
     caption_key: str = "txt"
-    image_keys: List[str] = field(default_factory=lambda: ["jpg", "jpeg", "png", "webp"])
+    image_keys: List[str] = field(default_factory=lambda: list(DEFAULT_IMAGE_KEYS))
+    #: DataLoader worker processes per rank (0 = decode in the training process)
     num_workers: int = 4
-    #: shuffle the shard list per epoch (seeded by seed + epoch)
+    #: raw-sample batches each worker prepares ahead (DataLoader ``prefetch_factor``; workers > 0 only)
+    prefetch_factor: int = 2
+    #: permute the shard list each epoch (seeded by seed + epoch); the whole list is permuted, no buffer
     shard_shuffle: bool = True
-    #: raw samples held in the shuffle buffer (before decoding), per worker
+    #: shuffle buffer of *raw* (undecoded) samples per worker; 0 or 1 = no shuffle. Memory per node:
+    #: sample_shuffle x bytes per raw sample x num_workers x ranks per node (docs/data.md)
     sample_shuffle: int = 1000
-    #: batches per epoch per rank: every rank does the same number of steps, so DDP never hangs
+    #: batches per epoch *per rank*: every rank takes exactly this many steps, so DDP never hangs
     batches_per_epoch: int = 1000
-    #: images smaller than this (either side) are skipped as corrupt
-    min_image_size: int = 8
-    #: decode JPEGs at reduced size when the target resolution is small (PIL draft mode)
-    jpeg_draft: bool = True
-    #: log at most this many skipped-sample messages per worker (then every 1000th)
-    max_skip_logs: int = 20
-    #: optional override of the pipeline's seed (default: the run's seed)
+    #: draw shards with replacement per (rank, worker, epoch) instead of splitting them disjointly
+    resampled: bool = False
+    #: seed of the shard and sample shuffles; None = the run's seed
     seed: Optional[int] = None
+    #: images whose shorter side is below this are skipped as corrupt (a 1x1 image is skipped)
+    min_image_size: int = 8
+    #: decode JPEGs at 1/2, 1/4 or 1/8 scale when the short side stays >= the training resolution
+    jpeg_draft: bool = True
+    #: skipped-sample log lines per worker before only every 1000th is logged
+    max_skip_logs: int = 20
+
+    def __post_init__(self) -> None:
+        if self.sources:
+            self.sources = [s if isinstance(s, SourceConfig) else SourceConfig(**dict(s)) for s in self.sources]
+            if self.urls is not None:
+                raise ValueError("data: give either data.urls or data.sources, not both")
+        elif self.urls is not None:
+            _check_urls(self.urls, "data.urls")
+        if not (self.caption_key and (not self.caption_key.startswith("json:") or len(self.caption_key) > 5)):
+            raise ValueError(f"data.caption_key must be 'txt', 'json:<field>' or a member name, got {self.caption_key!r}")
+        for name in ("num_workers", "sample_shuffle", "max_skip_logs", "min_image_size"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"data.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("batches_per_epoch", "prefetch_factor"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"data.{name} must be >= 1, got {getattr(self, name)}")
+        if not self.image_keys:
+            raise ValueError("data.image_keys must name at least one image extension")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DataConfig":
+        """A DataConfig from a plain dict (unknown keys fail with the valid ones listed)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"data: unknown key(s) {unknown}; valid keys: {sorted(known)}")
+        return cls(**data)
+
+    def all_sources(self) -> list[SourceConfig]:
+        """``sources``, or ``urls`` as a single source of weight 1."""
+        if self.sources:
+            return list(self.sources)
+        if self.urls is None:
+            raise ValueError("data: set data.urls (or data.sources) to your shards")
+        return [SourceConfig(urls=self.urls, weight=1.0)]

@@ -1,56 +1,75 @@
-"""A small map-style dataset: a folder of images with sidecar ``.txt`` captions (``cat.jpg`` + ``cat.txt``)."""
+"""A small map-style dataset: a folder of images with sidecar ``.txt`` captions (``cat.jpg`` + ``cat.txt``).
+
+For quick experiments and evaluation sets; large datasets belong in shards (``stylegan-t make-shards``).
+Images without a non-empty sidecar caption are left out and counted (``num_dropped``); an unreadable or
+too-small image is replaced by the next readable one and counted in the batch's ``num_skipped``.
+"""
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
 from .decode import CorruptSample, decode_image
+from .sources import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 log = logging.getLogger("stylegan_t.data")
 
 
-class ImageFolderDataset(Dataset):
-    """Images under ``root`` (recursively) that have a non-empty sidecar caption; others are counted and left out."""
+def find_captioned_images(root: str | Path) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """(image, caption) pairs under ``root`` (recursive, sorted), and the images lacking a caption."""
+    pairs: list[tuple[Path, str]] = []
+    missing: list[Path] = []
+    for path in sorted(p for p in Path(root).expanduser().rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+        sidecar = path.with_suffix(".txt")
+        caption = sidecar.read_text(encoding="utf-8", errors="replace").strip() if sidecar.is_file() else ""
+        if caption:
+            pairs.append((path, caption))
+        else:
+            missing.append(path)
+    return pairs, missing
 
-    def __init__(self, root: str | Path, *, resolution: int, min_size: int = 8) -> None:
+
+class ImageFolderDataset(Dataset):
+    """Samples ``{"image": float32 [3,R,R] in [-1,1], "caption": str, "key": str, "num_skipped": int}``."""
+
+    def __init__(self, root: str | Path, *, resolution: int, min_size: int = 8, draft: bool = True) -> None:
         self.root = Path(root).expanduser()
-        self.resolution = resolution
-        self.min_size = min_size
-        self.items: list[tuple[Path, str]] = []
-        self.num_dropped = 0
-        for path in sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-            caption_file = path.with_suffix(".txt")
-            caption = caption_file.read_text(encoding="utf-8", errors="replace").strip() if caption_file.is_file() else ""
-            if caption:
-                self.items.append((path, caption))
-            else:
-                self.num_dropped += 1
+        self.resolution, self.min_size, self.draft = resolution, min_size, draft
+        self.items, missing = find_captioned_images(self.root)
+        self.num_dropped = len(missing)
+        if missing:
+            log.warning("data: %d image(s) under %s have no sidecar .txt caption and are left out, e.g. %s",
+                        len(missing), self.root, missing[0])
         if not self.items:
-            raise ValueError(f"no images with sidecar .txt captions under {self.root}")
+            raise ValueError(f"data: no images with sidecar .txt captions under {self.root}")
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> dict:
-        """A valid sample; an unreadable image is replaced by the next readable one and counted."""
+    def __getitem__(self, index: int) -> dict[str, Any]:
         for offset in range(len(self.items)):
             path, caption = self.items[(index + offset) % len(self.items)]
             try:
-                image = decode_image(path.read_bytes(), self.resolution, min_size=self.min_size)
-                return {"image": image, "caption": caption, "num_skipped": offset, "num_dropped": 0}
-            except CorruptSample as err:
-                log.warning("skipping %s: %s", path, err)
-        raise RuntimeError(f"no readable image under {self.root}")
+                image = decode_image(path.read_bytes(), self.resolution, min_size=self.min_size, draft=self.draft)
+            except (CorruptSample, OSError) as err:
+                log.warning("data: skipping %s: %s", path, err)
+                continue
+            key = str(path.relative_to(self.root).with_suffix(""))
+            return {"image": image, "caption": caption, "key": key, "num_skipped": offset}
+        raise CorruptSample(f"data: no readable image under {self.root}")
 
 
-def collate_folder(samples: list[dict]) -> dict:
+def collate_folder(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Folder samples -> the batch contract of the shard pipeline (``num_dropped`` is 0: see ``num_dropped``)."""
     return {
         "image": torch.stack([s["image"] for s in samples]),
         "caption": [s["caption"] for s in samples],
+        "key": [s["key"] for s in samples],
         "num_skipped": sum(s["num_skipped"] for s in samples),
         "num_dropped": 0,
+        "num_shard_errors": 0,
     }

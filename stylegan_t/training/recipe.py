@@ -132,7 +132,9 @@ def load_recipe(source: str | Path | dict | None = None, overrides: list[str] | 
                 raise RecipeError(f"overrides must look like section.key=value, got {bad}")
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
         recipe = OmegaConf.to_object(cfg)
-    except OmegaConfBaseException as err:
+    except (OmegaConfBaseException, ValueError, TypeError) as err:
+        if isinstance(err, RecipeError):
+            raise
         raise RecipeError(f"invalid recipe: {err}") from None
     validate_recipe(recipe)
     return recipe
