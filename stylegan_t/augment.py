@@ -1,89 +1,117 @@
-"""DiffAugment (Zhao et al., 2020) and the random crop used before the discriminator (SPEC: "DiffAugment").
+"""DiffAugment (Zhao et al., 2020) and the random crop before the discriminator (SPEC "Discriminator (projected)").
 
 Policies: ``color`` (brightness + U(-0.5, 0.5), saturation x U(0, 2), contrast x U(0.5, 1.5)),
 ``translation`` (up to 1/8 of the size, zero padding), ``cutout`` (one square of 1/5 of the size).
-Every op is differentiable with respect to the images and draws one random value per sample.
+Every op is differentiable in the images and draws its random numbers per sample from torch's RNG.
 """
 from __future__ import annotations
 
-import random
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 
+def _uniform(x: torch.Tensor) -> torch.Tensor:
+    """One U(0, 1) value per sample, shaped ``[B, 1, 1, 1]`` in ``x``'s dtype."""
+    return torch.rand(x.shape[0], 1, 1, 1, device=x.device).to(x.dtype)
+
+
 def rand_brightness(x: torch.Tensor) -> torch.Tensor:
-    return x + (torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype) - 0.5)
+    """``x + U(-0.5, 0.5)``."""
+    return x + (_uniform(x) - 0.5)
 
 
 def rand_saturation(x: torch.Tensor) -> torch.Tensor:
+    """Distance to the per-pixel channel mean scaled by ``U(0, 2)``."""
     mean = x.mean(dim=1, keepdim=True)
-    return (x - mean) * (torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype) * 2) + mean
+    return (x - mean) * (_uniform(x) * 2) + mean
 
 
 def rand_contrast(x: torch.Tensor) -> torch.Tensor:
-    mean = x.mean(dim=[1, 2, 3], keepdim=True)
-    return (x - mean) * (torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype) + 0.5) + mean
+    """Distance to the per-image mean scaled by ``U(0.5, 1.5)``."""
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * (_uniform(x) + 0.5) + mean
+
+
+def _shift_range(size: int, ratio: float) -> int:
+    return int(size * ratio + 0.5)
 
 
 def rand_translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
-    """Shift each image by up to ``ratio`` of its size in x and y; uncovered pixels become 0."""
-    b, _, h, w = x.shape
-    max_dy, max_dx = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dy = torch.randint(-max_dy, max_dy + 1, (b, 1, 1), device=x.device)
-    dx = torch.randint(-max_dx, max_dx + 1, (b, 1, 1), device=x.device)
-    rows = torch.arange(h, device=x.device).reshape(1, h, 1) - dy  # source row of each output row
-    cols = torch.arange(w, device=x.device).reshape(1, 1, w) - dx
-    valid = ((rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)).unsqueeze(1)
-    index = (rows.clamp(0, h - 1) * w + cols.clamp(0, w - 1)).reshape(b, 1, h * w).expand(-1, x.shape[1], -1)
-    shifted = x.reshape(b, x.shape[1], h * w).gather(2, index).reshape_as(x)
-    return shifted * valid.to(x.dtype)
+    """Shift each image by integers in ``[-round(ratio*H), round(ratio*H)]`` (same for W); vacated pixels are 0."""
+    b, c, h, w = x.shape
+    sy, sx = _shift_range(h, ratio), _shift_range(w, ratio)
+    dy = torch.randint(-sy, sy + 1, (b, 1, 1), device=x.device)
+    dx = torch.randint(-sx, sx + 1, (b, 1, 1), device=x.device)
+    src_y = torch.arange(h, device=x.device).view(1, h, 1) + dy  # output pixel (i, j) reads input (i + dy, j + dx)
+    src_x = torch.arange(w, device=x.device).view(1, 1, w) + dx
+    inside = (src_y >= 0) & (src_y < h) & (src_x >= 0) & (src_x < w)
+    flat = (src_y.clamp(0, h - 1) * w + src_x.clamp(0, w - 1)).view(b, 1, h * w).expand(b, c, h * w)
+    moved = torch.gather(x.reshape(b, c, h * w), 2, flat).view(b, c, h, w)
+    return moved * inside.unsqueeze(1).to(x.dtype)
 
 
 def rand_cutout(x: torch.Tensor, ratio: float = 0.2) -> torch.Tensor:
-    """Zero one square of ``ratio`` times the size per image, centred anywhere (clipped at the border)."""
+    """Zero one ``round(ratio*H) x round(ratio*W)`` square per image, centred anywhere (clipped at the border)."""
     b, _, h, w = x.shape
-    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    cy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device)
-    cx = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=x.device)
-    rows = torch.arange(h, device=x.device).reshape(1, h, 1)
-    cols = torch.arange(w, device=x.device).reshape(1, 1, w)
-    inside = (rows >= cy - ch // 2) & (rows < cy - ch // 2 + ch) & (cols >= cx - cw // 2) & (cols < cx - cw // 2 + cw)
-    return x * (~inside).unsqueeze(1).to(x.dtype)
+    ch, cw = _shift_range(h, ratio), _shift_range(w, ratio)
+    # Centres as in DiffAugment: offsets in [0, size + (1 - side % 2)), square starts at offset - side // 2.
+    top = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device) - ch // 2
+    left = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=x.device) - cw // 2
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    hole = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
+    return x * (~hole).unsqueeze(1).to(x.dtype)
 
 
-POLICIES = {
+#: policy name -> ops applied in order
+POLICIES: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], ...]] = {
     "color": (rand_brightness, rand_saturation, rand_contrast),
     "translation": (rand_translation,),
     "cutout": (rand_cutout,),
 }
 
 
+def parse_policy(policy: str) -> list[str]:
+    """``"color, translation"`` -> ``["color", "translation"]``; unknown names raise ``ValueError``."""
+    names = [name.strip() for name in policy.split(",") if name.strip()]
+    unknown = [name for name in names if name not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown DiffAugment policy {unknown}; known: {sorted(POLICIES)}")
+    return names
+
+
 class DiffAugment(nn.Module):
-    """Apply the ops of a comma-separated policy (e.g. ``"color,translation,cutout"``) in order."""
+    """Differentiable augmentation of ``[B, C, H, W]`` images by a comma-separated policy (SPEC: DiffAugment).
+
+    Applied whenever called (the discriminator calls it in training mode only); ``""`` is the identity.
+    """
 
     def __init__(self, policy: str = "color,translation,cutout") -> None:
         super().__init__()
-        names = [p.strip() for p in policy.split(",") if p.strip()]
-        unknown = [n for n in names if n not in POLICIES]
-        if unknown:
-            raise ValueError(f"unknown DiffAugment policy {unknown}; known: {sorted(POLICIES)}")
-        self.policy = names
+        self.policy = parse_policy(policy)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for name in self.policy:
             for op in POLICIES[name]:
                 x = op(x)
-        return x.contiguous()
+        return x
 
     def extra_repr(self) -> str:
-        return ",".join(self.policy)
+        return f"policy={','.join(self.policy)!r}"
 
 
 def random_crop(x: torch.Tensor, size: int, *, p: float = 0.5) -> torch.Tensor:
-    """With probability ``p``, one random ``size`` x ``size`` window of the batch (only if larger than ``size``)."""
+    """With probability ``p``, one random ``size x size`` window for the whole batch, if the images are larger.
+
+    SPEC: images larger than 224 get a random 224 crop with probability 0.5 before the feature network.
+    """
     h, w = x.shape[-2:]
-    if min(h, w) <= size or random.random() >= p:
+    if (h <= size and w <= size) or p <= 0:
         return x
-    top, left = random.randint(0, h - size), random.randint(0, w - size)
+    if p < 1 and torch.rand(()).item() >= p:
+        return x
+    top = int(torch.randint(0, max(h - size, 0) + 1, ()).item())
+    left = int(torch.randint(0, max(w - size, 0) + 1, ()).item())
     return x[..., top : top + size, left : left + size]

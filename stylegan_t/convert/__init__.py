@@ -3,9 +3,6 @@ from .generator import CheckpointMismatchError, generator_from_official, load_st
 
 __all__ = ["CheckpointMismatchError", "generator_from_official", "load_state_dict_strict"]
 
-try:  # the discriminator converter lands with the discriminator package
-    from .discriminator import discriminator_from_official  # noqa: F401
+from .discriminator import discriminator_from_official, discriminator_to_official  # noqa: E402
 
-    __all__.append("discriminator_from_official")
-except ImportError:  # pragma: no cover
-    pass
+__all__ += ["discriminator_from_official", "discriminator_to_official"]

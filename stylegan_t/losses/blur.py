@@ -1,4 +1,4 @@
-"""D-input blur and its schedule (SPEC: "Blur on all D inputs")."""
+"""Blur of every discriminator input and its schedule (SPEC "Losses and schedule": blur on all D inputs)."""
 from __future__ import annotations
 
 import math
@@ -6,30 +6,33 @@ import math
 import torch
 import torch.nn.functional as F
 
+#: SPEC: sigma_0 and the kimg over which sigma fades to 0
+BLUR_SIGMA0 = 32.0
+BLUR_FADE_KIMG = 1000.0
 
-def blur_sigma(nimg: int, *, sigma0: float = 32.0, fade_kimg: float = 1000.0) -> float:
-    """``max(1 - nimg / (fade_kimg * 1000), 0) * sigma0``: fades linearly to 0 over ``fade_kimg``."""
+
+def blur_sigma(nimg: float, *, sigma0: float = BLUR_SIGMA0, fade_kimg: float = BLUR_FADE_KIMG) -> float:
+    """``max(1 - nimg / (fade_kimg * 1000), 0) * sigma0``; 0 (no blur) when ``fade_kimg <= 0``."""
     if fade_kimg <= 0:
         return 0.0
     return max(1.0 - nimg / (fade_kimg * 1000.0), 0.0) * sigma0
 
 
-def blur_kernel(sigma: float) -> torch.Tensor:
-    """``k_i = 2^(-(i/sigma)^2)`` for ``|i| <= floor(3 sigma)``, normalized to sum 1."""
-    radius = math.floor(3 * sigma)
-    i = torch.arange(-radius, radius + 1, dtype=torch.float32)
+def blur_kernel(sigma: float, *, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> torch.Tensor:
+    """``k_i = 2^(-(i/sigma)^2)`` for ``|i| <= floor(3 sigma)``, normalized to sum 1 (``[1.]`` below sigma 1/3)."""
+    radius = math.floor(3 * sigma) if sigma > 0 else 0
+    if radius == 0:
+        return torch.ones(1, dtype=dtype, device=device)
+    i = torch.arange(-radius, radius + 1, dtype=torch.float64)
     k = torch.exp2(-(i / sigma).square())
-    return k / k.sum()
+    return (k / k.sum()).to(dtype=dtype, device=device)
 
 
 def blur_images(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable blur with zero padding (same size); identity once ``sigma`` reaches 0."""
-    if sigma <= 0:
-        return x
-    k = blur_kernel(sigma).to(device=x.device, dtype=x.dtype)
+    """Separable blur of ``[B, C, H, W]`` with zero padding (same size); identity when ``floor(3 sigma) == 0``."""
+    k = blur_kernel(sigma, dtype=x.dtype, device=x.device)
     if k.numel() == 1:
         return x
-    c = x.shape[1]
-    pad = k.numel() // 2
-    x = F.conv2d(x, k.reshape(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, pad), groups=c)
-    return F.conv2d(x, k.reshape(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(pad, 0), groups=c)
+    c, pad = x.shape[1], k.numel() // 2
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, pad), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(pad, 0), groups=c)

@@ -1,8 +1,8 @@
-"""CLIP guidance (SPEC: ``clip_weight * d_sph(clip_img(fake), t)``) with its own frozen open_clip model."""
+"""CLIP guidance (SPEC "Losses and schedule": ``clip_weight * d_sph(clip_img(fake), t)``) with its own frozen CLIP."""
 from __future__ import annotations
 
 import os
-import random
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -15,16 +15,26 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``arccos(<a/|a|, b/|b|>)^2`` per row."""
+    """``arccos(<a/|a|, b/|b|>)^2`` per row, in float32 (cosine clamped inside (-1, 1) so gradients stay finite)."""
     cos = (F.normalize(a.float(), dim=-1) * F.normalize(b.float(), dim=-1)).sum(dim=-1)
     return cos.clamp(-1 + 1e-7, 1 - 1e-7).arccos().square()
 
 
-class CLIPGuidance(nn.Module):
-    """Mean spherical distance between CLIP image embeddings of generated images and their captions.
+def random_square_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """One random ``size x size`` window for the whole batch if the images are larger (torch RNG)."""
+    h, w = x.shape[-2:]
+    if h <= size and w <= size:
+        return x
+    top = int(torch.randint(0, max(h - size, 0) + 1, ()).item())
+    left = int(torch.randint(0, max(w - size, 0) + 1, ()).item())
+    return x[..., top : top + size, left : left + size]
 
-    Images larger than ``crop`` get one random ``crop`` x ``crop`` window (SPEC: 64 crops above 64x64),
-    then an area resize to the CLIP input size and CLIP normalization.
+
+class CLIPGuidance(nn.Module):
+    """Mean spherical distance between the CLIP embeddings of generated images and of their captions.
+
+    Images larger than ``crop`` get one random ``crop x crop`` window (SPEC: 64), then an area resize to the
+    CLIP input size (224 for ViT-L/14) and CLIP's normalization. The CLIP model is frozen and loaded offline.
     """
 
     def __init__(
@@ -36,31 +46,36 @@ class CLIPGuidance(nn.Module):
         weights_dir: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
-        self.model, self.tokenizer = load_open_clip(model, pretrained, weights_dir=weights_dir)
+        self.model, self.tokenizer = load_open_clip(model, pretrained, text_only=False, weights_dir=weights_dir)
         self.model.eval().requires_grad_(False)
         self.crop = crop
-        size = self.model.visual.image_size
-        self.input_size = size[0] if isinstance(size, (tuple, list)) else int(size)
-        self.register_buffer("mean", torch.tensor(OPENAI_MEAN).reshape(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(OPENAI_STD).reshape(1, 3, 1, 1), persistent=False)
+        visual = self.model.visual
+        size = visual.image_size
+        self.input_size = int(size[0] if isinstance(size, (tuple, list)) else size)
+        mean = getattr(visual, "image_mean", None) or OPENAI_MEAN
+        std = getattr(visual, "image_std", None) or OPENAI_STD
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
     def train(self, mode: bool = True) -> "CLIPGuidance":
         return super().train(False)  # frozen: always eval
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        """[-1, 1] images -> random crop (if larger) -> area resize -> CLIP-normalized."""
-        h, w = images.shape[-2:]
-        if min(h, w) > self.crop:
-            top, left = random.randint(0, h - self.crop), random.randint(0, w - self.crop)
-            images = images[..., top : top + self.crop, left : left + self.crop]
-        x = F.interpolate((images.float() + 1) / 2, size=(self.input_size, self.input_size), mode="area")
+        """``[-1, 1]`` images -> random crop (if larger) -> area resize -> CLIP-normalized."""
+        x = random_square_crop(images, self.crop)
+        x = F.interpolate((x.float() + 1) / 2, size=(self.input_size, self.input_size), mode="area")
         return (x - self.mean) / self.std
 
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        """CLIP image embeddings of ``[-1, 1]`` images (differentiable in the images)."""
+        return self.model.encode_image(self.preprocess(images))
+
     @torch.no_grad()
-    def encode_text(self, captions: list[str]) -> torch.Tensor:
+    def encode_text(self, captions: Sequence[str]) -> torch.Tensor:
         tokens = self.tokenizer(list(captions)).to(self.mean.device)
         return self.model.encode_text(tokens)
 
-    def forward(self, images: torch.Tensor, captions: list[str]) -> torch.Tensor:
-        image_features = self.model.encode_image(self.preprocess(images))
-        return spherical_distance(image_features, self.encode_text(captions)).mean()
+    def forward(self, images: torch.Tensor, text: Sequence[str] | torch.Tensor) -> torch.Tensor:
+        """Mean ``d_sph`` over the batch; ``text``: captions, or their embeddings from this CLIP."""
+        text_features = text if isinstance(text, torch.Tensor) else self.encode_text(text)
+        return spherical_distance(self.encode_images(images), text_features).mean()

@@ -2,7 +2,9 @@
 from .bias_act import ACTIVATION_GAINS, activate, bias_act
 from .fourier import FourierFeatures
 from .linear import MLP, EqualizedLinear
+from .local_batchnorm import LocalBatchNorm1d
 from .modconv import modulated_conv2d
+from .spectral import spectral_conv1d
 from .style import StyleSplit
 from .upfirdn import downsample2d, setup_filter, upfirdn2d, upsample2d
 
@@ -13,6 +15,8 @@ __all__ = [
     "FourierFeatures",
     "EqualizedLinear",
     "MLP",
+    "LocalBatchNorm1d",
+    "spectral_conv1d",
     "modulated_conv2d",
     "StyleSplit",
     "setup_filter",

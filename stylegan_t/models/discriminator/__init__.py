@@ -1,15 +1,26 @@
-"""The projected discriminator: frozen feature network, trainable heads, DiffAugment."""
-from .config import DiscriminatorConfig, FeatureNetworkConfig
-from .feature_networks import ConvFeatureNetwork, FeatureNetwork, ViTFeatureNetwork
+"""The projected discriminator (SPEC "Discriminator (projected)"): frozen feature network, trainable heads."""
+from .config import (
+    DEFAULT_DIFFAUG,
+    FEATURE_NETWORK_PRESETS,
+    DiscriminatorConfig,
+    FeatureNetworkConfig,
+    feature_network_preset,
+)
+from .feature_networks import ConvFeatureNetwork, FeatureNetwork, ViTFeatureNetwork, build_feature_network, load_weights_file
 from .heads import ConvBlock, DiscHead, ResidualBlock
 from .projected import ProjectedDiscriminator
 
 __all__ = [
+    "DEFAULT_DIFFAUG",
+    "FEATURE_NETWORK_PRESETS",
     "DiscriminatorConfig",
     "FeatureNetworkConfig",
+    "feature_network_preset",
     "FeatureNetwork",
     "ViTFeatureNetwork",
     "ConvFeatureNetwork",
+    "build_feature_network",
+    "load_weights_file",
     "DiscHead",
     "ConvBlock",
     "ResidualBlock",

@@ -1,65 +1,92 @@
-"""Frozen feature networks for the projected discriminator (SPEC: "Feature network").
+"""Frozen feature networks of the projected discriminator (SPEC "Discriminator (projected)", "Feature network").
 
-Contract: ``forward(images in [-1, 1]) -> {tap name: [B, C, N] token features}`` in a fixed tap order,
-and ``channels`` mapping each tap name to C. Subclass :class:`FeatureNetwork` to try other backbones.
+Contract: ``forward(images in [-1, 1]) -> {tap name: [B, C, N] tokens}`` in logit order, ``channels`` maps
+each tap name to ``C``. Subclass :class:`FeatureNetwork` for other backbones (docs/extending.md).
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ...utils.local_files import require_local_file
+from .config import FeatureNetworkConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 DINO_HOW = (
-    "Save the timm weights once on a connected machine, e.g. python -c \"import timm, torch; "
-    "m = timm.create_model('vit_small_patch16_224.dino', pretrained=True); torch.save(m.state_dict(), 'dino_vits16.pth')\", "
+    "On a machine with internet access save the timm weights once, e.g.\n"
+    "  python -c \"import timm, torch; m = timm.create_model('vit_small_patch16_224.dino', pretrained=True); "
+    "torch.save(m.state_dict(), 'dino_vits16.pth')\"\n"
     "copy the file here and set model.discriminator.feature_network.weights to its path (docs/discriminator.md)."
 )
+_WRAPPER_KEYS = ("state_dict", "model", "teacher", "module")
+_KEY_PREFIXES = ("module.", "backbone.", "model.")
+
+
+def load_weights_file(path: str | os.PathLike, *, what: str, how: str) -> dict[str, torch.Tensor]:
+    """A state dict from ``.safetensors`` or a torch file (``weights_only``), wrappers and prefixes removed."""
+    path = require_local_file(path, what=what, how=how)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state: Any = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    while isinstance(state, Mapping) and any(isinstance(state.get(k), Mapping) for k in _WRAPPER_KEYS):
+        state = next(state[k] for k in _WRAPPER_KEYS if isinstance(state.get(k), Mapping))
+    return strip_prefixes(state, _KEY_PREFIXES)
+
+
+def strip_prefixes(state: Mapping[str, torch.Tensor], prefixes: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Remove any of ``prefixes`` from the keys, repeatedly (``dino.model.model.x`` -> ``x``)."""
+    out = {}
+    for key, value in state.items():
+        stripped = True
+        while stripped:
+            stripped = False
+            for prefix in prefixes:
+                if key.startswith(prefix):
+                    key, stripped = key[len(prefix):], True
+        out[key] = value
+    return out
 
 
 class FeatureNetwork(nn.Module):
-    """Base class: frozen, always in eval mode, no gradients to its own weights."""
+    """Base class: frozen (no trainable parameters) and always in eval mode; gradients still reach the input."""
 
-    #: tap name -> channels, in the order the discriminator concatenates logits
+    #: tap name -> channels, in the order in which the discriminator concatenates the heads' logits
     channels: dict[str, int]
+    #: side of the square input the network resizes to (the random crop uses it); None if any size is fine
+    input_size: int | None = None
 
     def freeze(self) -> None:
+        """Call at the end of ``__init__``."""
         self.requires_grad_(False)
         self.eval()
 
     def train(self, mode: bool = True) -> "FeatureNetwork":
         return super().train(False)
 
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
 
-def load_weights_file(path: str | os.PathLike, *, what: str, how: str) -> dict[str, torch.Tensor]:
-    """A state dict from ``.safetensors`` or a torch file (weights only), with common wrappers unwrapped."""
-    path = require_local_file(path, what=what, how=how)
-    if Path(path).suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("state_dict", "model", "teacher"):
-        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
-            state = state[key]
-    prefixes = ("module.", "backbone.", "model.")
-    return {next((k[len(p):] for p in prefixes if k.startswith(p)), k): v for k, v in state.items()}
+    def load_backbone_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str) -> None:
+        """Load backbone weights (e.g. an original checkpoint's ``dino.*`` keys); strict, errors list bad keys."""
+        raise NotImplementedError(f"{type(self).__name__} cannot load backbone weights from {source}")
 
 
 class ViTFeatureNetwork(FeatureNetwork):
     """A timm ViT tapped after given blocks and after the position embedding (SPEC: DINO ViT-S/16).
 
-    At each tap the class token is added to every patch token and dropped: ``[B, C, num_patches]``.
-    Input: area resize of ``(x + 1) / 2`` to ``input_size``, ImageNet normalization.
+    Input ``Normalize(area_resize((x + 1) / 2, input_size))`` (ImageNet mean/std by default). At each tap the
+    class token is added to every patch token and the prefix tokens dropped: ``[B, C, num_patches]``. Taps are
+    named ``'0'..`` (blocks in order, then the patch tap), as the original's heads. Blocks are iterated here: no hooks.
     """
 
     def __init__(
@@ -69,89 +96,129 @@ class ViTFeatureNetwork(FeatureNetwork):
         *,
         taps: Sequence[int] = (2, 5, 8, 11),
         patch_tap: bool = True,
-        timm_kwargs: dict | None = None,
+        timm_kwargs: Mapping[str, Any] | None = None,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
     ) -> None:
         super().__init__()
         import timm
 
+        self.model_name = model
         # pretrained=False always: weights only ever come from the local file below.
-        self.vit = timm.create_model(model, pretrained=False, num_classes=0, **(timm_kwargs or {}))
+        self.vit = timm.create_model(model, pretrained=False, num_classes=0, **dict(timm_kwargs or {}))
+        depth = len(self.vit.blocks)
+        if not taps and not patch_tap:
+            raise ValueError("a ViT feature network needs at least one tap")
+        if any(not 0 <= t < depth for t in taps) or len(set(taps)) != len(taps):
+            raise ValueError(f"taps {list(taps)} must be distinct blocks of a ViT with {depth} blocks (0-based)")
+        self.taps = sorted(int(t) for t in taps)
+        self.patch_tap = patch_tap
+        self.input_size = int(self.vit.patch_embed.img_size[0])
+        width = int(self.vit.embed_dim)
+        self.channels = {str(i): width for i in range(len(self.taps) + int(patch_tap))}
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
         if weights is not None:
             state = load_weights_file(weights, what=f"feature network '{model}'", how=DINO_HOW)
-            state = {k: v for k, v in state.items() if not k.startswith("head.")}
-            missing, unexpected = self.vit.load_state_dict(state, strict=False)
-            if missing or unexpected:
-                raise ValueError(
-                    f"feature network weights '{weights}' do not fit timm model '{model}': "
-                    f"missing {sorted(missing)}, unexpected {sorted(unexpected)}"
-                )
-        if any(t >= len(self.vit.blocks) for t in taps):
-            raise ValueError(f"taps {list(taps)} out of range for a ViT with {len(self.vit.blocks)} blocks")
-        self.taps = list(taps)
-        self.patch_tap = patch_tap
-        self.input_size = self.vit.patch_embed.img_size[0]
-        width = self.vit.embed_dim
-        self.channels = {str(i): width for i in range(len(self.taps))}
-        if patch_tap:
-            self.channels[str(len(self.taps))] = width
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).reshape(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).reshape(1, 3, 1, 1), persistent=False)
+            self.load_backbone_state_dict(state, source=f"'{weights}'")
         self.freeze()
 
+    def load_backbone_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str) -> None:
+        # Classifier weights are never used (num_classes=0); everything else must fit exactly.
+        state = {k: v for k, v in state.items() if not k.startswith("head.")}
+        own = self.vit.state_dict()
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        bad = [f"{k}: {list(state[k].shape)} vs {list(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape]
+        if missing or unexpected or bad:
+            raise ValueError(
+                f"feature network weights from {source} do not fit timm model '{self.model_name}':"
+                f"\n missing: {missing}\n unexpected: {unexpected}\n shape mismatches: {bad}"
+            )
+        self.vit.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """``[-1, 1]`` images -> area resize to ``input_size`` -> normalized with ``mean`` / ``std``."""
         x = (x + 1) / 2
-        if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
+        if x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="area")
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
 
-    def tokens(self, h: torch.Tensor) -> torch.Tensor:
-        """Class token added to every patch token, prefix tokens dropped, channels first."""
-        prefix = self.vit.num_prefix_tokens
-        return (h[:, prefix:] + h[:, :1]).transpose(1, 2)
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch embedding + prefix tokens + position embedding: the patch-token tap."""
+        h = self.vit._pos_embed(self.vit.patch_embed(x))
+        return self.vit.norm_pre(self.vit.patch_drop(h))
+
+    def readout(self, h: torch.Tensor) -> torch.Tensor:
+        """``[B, T, C]`` -> class token added to every patch token, prefix tokens dropped -> ``[B, C, N]``."""
+        patches = h[:, self.vit.num_prefix_tokens :]
+        if self.vit.has_class_token:
+            patches = patches + h[:, :1]
+        return patches.transpose(1, 2)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        h = self.vit.patch_embed(self.preprocess(x))
-        h = self.vit._pos_embed(h)
-        h = self.vit.norm_pre(self.vit.patch_drop(h))
+        h = self.embed(self.preprocess(x))
         features: dict[str, torch.Tensor] = {}
         if self.patch_tap:
-            features[str(len(self.taps))] = self.tokens(h)
-        for index, block in enumerate(self.vit.blocks[: max(self.taps) + 1]):
+            features[str(len(self.taps))] = self.readout(h)
+        last = self.taps[-1] if self.taps else -1
+        for index, block in enumerate(self.vit.blocks[: last + 1]):
             h = block(h)
             if index in self.taps:
-                features[str(self.taps.index(index))] = self.tokens(h)
-        return {name: features[name] for name in self.channels}  # tap order: blocks, then patch tokens
+                features[str(self.taps.index(index))] = self.readout(h)
+        return {name: features[name] for name in self.channels}
 
 
 class ConvFeatureNetwork(FeatureNetwork):
-    """A small frozen CNN whose stage outputs are flattened into tokens: a CPU-friendly stand-in for a ViT.
+    """A small frozen CNN (seeded random or loaded weights); each stage's map flattened into tokens.
 
-    Weights come from ``weights`` (a state dict file) or a seeded random initialisation.
+    A CPU-friendly stand-in for the ViT (demo recipes, tests): stage ``i`` halves the resolution.
     """
 
-    def __init__(self, *, widths: Sequence[int] = (32, 64, 128), input_size: int = 32, weights: str | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, *, widths: Sequence[int] = (32, 64, 128), input_size: int = 32, weights: str | os.PathLike | None = None, seed: int = 0
+    ) -> None:
         super().__init__()
-        gen = torch.Generator().manual_seed(seed)
-        stages, in_ch = [], 3
+        generator = torch.Generator().manual_seed(seed)
+        stages, in_channels = [], 3
         for width in widths:
-            conv1, conv2 = nn.Conv2d(in_ch, width, 3, padding=1), nn.Conv2d(width, width, 3, stride=2, padding=1)
-            for conv in (conv1, conv2):
-                nn.init.kaiming_normal_(conv.weight, generator=gen, nonlinearity="leaky_relu")
+            conv_a = nn.Conv2d(in_channels, width, 3, padding=1)
+            conv_b = nn.Conv2d(width, width, 3, stride=2, padding=1)
+            for conv in (conv_a, conv_b):
+                nn.init.kaiming_normal_(conv.weight, nonlinearity="leaky_relu", generator=generator)
                 nn.init.zeros_(conv.bias)
-            stages.append(nn.Sequential(conv1, nn.LeakyReLU(0.2), conv2, nn.LeakyReLU(0.2)))
-            in_ch = width
+            stages.append(nn.Sequential(conv_a, nn.LeakyReLU(0.2), conv_b, nn.LeakyReLU(0.2)))
+            in_channels = width
         self.stages = nn.ModuleList(stages)
         self.input_size = input_size
-        self.channels = {str(i): w for i, w in enumerate(widths)}
+        self.channels = {str(i): int(w) for i, w in enumerate(widths)}
         if weights is not None:
-            self.load_state_dict(load_weights_file(weights, what="conv feature network", how="Pass the path of a saved state dict."))
+            state = load_weights_file(weights, what="conv feature network", how="Pass the path of a saved state dict.")
+            self.load_backbone_state_dict(state, source=f"'{weights}'")
         self.freeze()
 
+    def load_backbone_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str) -> None:
+        own = self.state_dict()
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise ValueError(f"conv feature network weights from {source}: missing {missing}, unexpected {unexpected}")
+        self.load_state_dict(dict(state), strict=True)
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        if x.shape[-1] != self.input_size:
+        if x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="area")
         features = {}
         for name, stage in zip(self.channels, self.stages):
             x = stage(x)
             features[name] = x.flatten(2)
         return features
+
+
+def build_feature_network(config: FeatureNetworkConfig) -> FeatureNetwork:
+    """The feature network a config names (``kind``: ``vit`` or ``conv``)."""
+    if config.kind == "vit":
+        return ViTFeatureNetwork(
+            config.model, config.weights, taps=config.taps, patch_tap=config.patch_tap, timm_kwargs=config.timm_kwargs
+        )
+    if config.kind == "conv":
+        return ConvFeatureNetwork(widths=config.conv_widths, input_size=config.input_size, weights=config.weights, seed=config.seed)
+    raise ValueError(f"unknown feature network kind {config.kind!r}: 'vit' or 'conv' (or override build_feature_network)")

@@ -1,33 +1,27 @@
-"""Discriminator heads (SPEC: "One head per tap", "Conditioning by projection")."""
+"""Discriminator heads (SPEC "Discriminator (projected)": one head per tap, conditioning by projection)."""
 from __future__ import annotations
 
 import math
 
 import torch
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
+from torch.nn import functional as F
 
 from ...nn.linear import EqualizedLinear
 from ...nn.local_batchnorm import LocalBatchNorm1d
-
-
-def sn_conv1d(in_channels: int, out_channels: int, kernel_size: int) -> nn.Conv1d:
-    """Spectrally normalized Conv1d, circular padding; one power iteration per training forward only."""
-    conv = nn.Conv1d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, padding_mode="circular")
-    return spectral_norm(conv, n_power_iterations=1, eps=1e-12)
+from ...nn.spectral import spectral_conv1d
 
 
 class ConvBlock(nn.Module):
-    """SN-Conv1d -> local batch norm -> leaky ReLU 0.2."""
+    """Spectral-norm ``Conv1d`` (circular padding) -> local batch norm -> leaky ReLU 0.2."""
 
     def __init__(self, channels: int, kernel_size: int, *, group_size: int = 8) -> None:
         super().__init__()
-        self.conv = sn_conv1d(channels, channels, kernel_size)
+        self.conv = spectral_conv1d(channels, channels, kernel_size)
         self.norm = LocalBatchNorm1d(channels, group_size=group_size)
-        self.act = nn.LeakyReLU(0.2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.norm(self.conv(x)))
+        return F.leaky_relu(self.norm(self.conv(x)), 0.2)
 
 
 class ResidualBlock(nn.Module):
@@ -42,10 +36,15 @@ class ResidualBlock(nn.Module):
 
 
 class DiscHead(nn.Module):
-    """Tokens ``[B, C, N]`` -> one logit per token ``[B, N]``, projected onto ``cmap = EqLinear(c)`` if ``c_dim > 0``."""
+    """Tokens ``[B, C, N]`` -> one logit per token ``[B, N]``.
+
+    Conditional (``c_dim > 0``): ``sum_k cls(h)_k * EqLinear(c)_k / sqrt(cmap_dim)``; unconditional: ``cls(h)``
+    with one output channel.
+    """
 
     def __init__(self, channels: int, c_dim: int, *, cmap_dim: int = 64, kernel_size: int = 9, group_size: int = 8) -> None:
         super().__init__()
+        self.channels = channels
         self.c_dim = c_dim
         self.cmap_dim = cmap_dim
         self.main = nn.Sequential(
@@ -54,17 +53,18 @@ class DiscHead(nn.Module):
         )
         if c_dim > 0:
             self.cmapper = EqualizedLinear(c_dim, cmap_dim)
-            self.cls = sn_conv1d(channels, cmap_dim, 1)
+            self.cls = spectral_conv1d(channels, cmap_dim, 1)
         else:
-            self.cls = sn_conv1d(channels, 1, 1)
+            self.cls = spectral_conv1d(channels, 1, 1)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         out = self.cls(self.main(x))
-        if self.c_dim > 0:
-            if c is None:
-                raise ValueError("this head is conditional: pass the text features c")
-            cmap = self.cmapper(c.to(out.dtype)).unsqueeze(-1)  # [B, cmap_dim, 1]
-            out = (out * cmap).sum(dim=1) / math.sqrt(self.cmap_dim)
-        else:
-            out = out.squeeze(1)
-        return out
+        if self.c_dim == 0:
+            return out.squeeze(1)
+        if c is None:
+            raise ValueError(f"this head is conditional (c_dim={self.c_dim}): pass the text features c")
+        if c.shape[-1] != self.c_dim:
+            raise ValueError(f"expected c of shape [B, {self.c_dim}], got {list(c.shape)}")
+        cmap = self.cmapper(c)
+        # Projection in float32 (a 64-term sum per token; bf16 under autocast would round it coarsely).
+        return (out.float() * cmap.float().unsqueeze(-1)).sum(dim=1) * (1 / math.sqrt(self.cmap_dim))

@@ -1,69 +1,97 @@
-"""The projected discriminator (SPEC: "Discriminator (projected)"), built to be subclassed.
+"""The projected discriminator (SPEC "Discriminator (projected)"), built to be subclassed.
 
-``forward(x, c)`` = ``combine_logits(run_heads(extract_features(augment(x)), c))``; each step, and the
-construction of the feature network and heads, is an ordinary method to override (docs/extending.md).
+``forward(x, c) = combine_logits(run_heads(extract_features(augment(x)), c))``; each step, and the
+construction of the feature network, heads and augmentation, is an ordinary method to override
+(docs/extending.md). No hooks and no module-level state: discriminators in one process are independent.
 """
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
 
 import torch
 from torch import nn
 
 from ...augment import DiffAugment, random_crop
-from .config import DiscriminatorConfig
-from .feature_networks import ConvFeatureNetwork, FeatureNetwork, ViTFeatureNetwork
+from .config import DiscriminatorConfig, FeatureNetworkConfig
+from .feature_networks import FeatureNetwork, build_feature_network
 from .heads import DiscHead
 
 
 class ProjectedDiscriminator(nn.Module):
-    """Frozen feature network + one trainable head per tap; ``D(x, c) -> logits [B, N]`` for x in [-1, 1].
+    """Frozen feature network + one trainable head per tap: ``D(x, c) -> logits [B, N]`` for ``x`` in [-1, 1].
 
-    Pass ``feature_network`` to use an already built one instead of ``config.feature_network``.
+    ``config`` (a :class:`DiscriminatorConfig` or dict) is copied, then ``overrides`` (its field names) are
+    applied. ``feature_network``: a built :class:`FeatureNetwork` to use as is, or a
+    :class:`FeatureNetworkConfig` / dict overriding ``config.feature_network``.
     """
 
-    def __init__(self, c_dim: int, config: DiscriminatorConfig | None = None, *, feature_network: FeatureNetwork | None = None) -> None:
+    def __init__(
+        self,
+        c_dim: int,
+        config: DiscriminatorConfig | dict[str, Any] | None = None,
+        *,
+        feature_network: FeatureNetwork | FeatureNetworkConfig | dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> None:
         super().__init__()
+        if isinstance(config, dict):
+            config = DiscriminatorConfig.from_dict(config)
+        if isinstance(feature_network, (FeatureNetworkConfig, dict)):
+            overrides["feature_network"], feature_network = feature_network, None
+        self.config = dataclasses.replace(config or DiscriminatorConfig(), **overrides)
         self.c_dim = c_dim
-        self.config = config or DiscriminatorConfig()
         self.feature_network = feature_network if feature_network is not None else self.build_feature_network()
-        self.heads = nn.ModuleDict({name: self.build_head(name, ch) for name, ch in self.feature_network.channels.items()})
+        self.heads = nn.ModuleDict({name: self.build_head(name, ch) for name, ch in self.head_channels().items()})
         self.augment_pipe = self.build_augment()
 
-    # --- extension points --------------------------------------------------------------------------
+    # --- construction (extension points) ------------------------------------------------------------
 
     def build_feature_network(self) -> FeatureNetwork:
-        fn = self.config.feature_network
-        if fn.kind == "vit":
-            return ViTFeatureNetwork(fn.model, fn.weights, taps=fn.taps, patch_tap=fn.patch_tap, timm_kwargs=fn.timm_kwargs)
-        if fn.kind == "conv":
-            return ConvFeatureNetwork(widths=fn.conv_widths, input_size=fn.input_size, weights=fn.weights, seed=fn.seed)
-        raise ValueError(f"unknown feature network kind {fn.kind!r}; expected 'vit' or 'conv' (or override build_feature_network)")
+        """The frozen backbone; default: ``config.feature_network`` (a timm ViT or a small CNN)."""
+        return build_feature_network(self.config.feature_network)
+
+    def head_channels(self) -> dict[str, int]:
+        """``{head name: channels}`` in logit order; default: one head per feature-network tap."""
+        return dict(self.feature_network.channels)
 
     def build_head(self, name: str, channels: int) -> nn.Module:
+        """The trainable head of tap ``name``: ``head(tokens [B, C, N], c) -> [B, N]``."""
         cfg = self.config
         return DiscHead(channels, self.c_dim, cmap_dim=cfg.cmap_dim, kernel_size=cfg.head_kernel_size, group_size=cfg.group_size)
 
     def build_augment(self) -> nn.Module:
+        """Differentiable augmentation applied in training mode; default ``DiffAugment(config.diffaug)``."""
         return DiffAugment(self.config.diffaug) if self.config.diffaug else nn.Identity()
 
+    # --- forward steps (extension points) -----------------------------------------------------------
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
-        """DiffAugment, then a random crop to the feature network's input size (training mode only)."""
+        """Training mode only: ``augment_pipe``, then with probability ``p_crop`` one random crop to the
+        feature network's input size when the images are larger (SPEC: 224 crops)."""
         if not self.training:
             return x
         x = self.augment_pipe(x)
-        size = getattr(self.feature_network, "input_size", None)
-        return random_crop(x, size, p=self.config.p_crop) if size and self.config.p_crop > 0 else x
+        size = self.feature_network.input_size
+        if size is not None and self.config.p_crop > 0:
+            x = random_crop(x, size, p=self.config.p_crop)
+        return x
 
     def extract_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{tap name: [B, C, N]}`` from the frozen feature network."""
         return self.feature_network(x)
 
     def run_heads(self, features: dict[str, torch.Tensor], c: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """One ``[B, N]`` logit map per head, keyed like the heads."""
         return {name: head(features[name], c) for name, head in self.heads.items()}
 
     def combine_logits(self, logits: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Concatenate per-head logits in tap order: ``[B, sum of tokens]``."""
+        """Concatenate per-head logits in head (tap) order: ``[B, sum of tokens]``."""
         return torch.cat([logits[name].reshape(logits[name].shape[0], -1) for name in self.heads], dim=1)
 
-    # --- forward ------------------------------------------------------------------------------------
+    def logits_from_features(self, features: dict[str, torch.Tensor], c: torch.Tensor | None) -> torch.Tensor:
+        """Heads and combination only (e.g. on precomputed features)."""
+        return self.combine_logits(self.run_heads(features, c))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        return self.combine_logits(self.run_heads(self.extract_features(self.augment(x)), c))
+        return self.logits_from_features(self.extract_features(self.augment(x)), c)

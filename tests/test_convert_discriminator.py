@@ -1,0 +1,126 @@
+"""Converter for the original discriminator's state dict: fixture fidelity, key errors, DINO weights, round trips."""
+import pytest
+import torch
+
+from stylegan_t.augment import DiffAugment
+from stylegan_t.convert.discriminator import discriminator_from_official, discriminator_to_official
+from stylegan_t.convert.generator import CheckpointMismatchError
+from stylegan_t.models.discriminator import DiscriminatorConfig, ProjectedDiscriminator, feature_network_preset
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """Many tiny ops: one intra-op thread is much faster on a shared, busy CPU (restored afterwards)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+TOKENS = 196
+
+
+@pytest.fixture(scope="module")
+def official_state(official_dir) -> dict:
+    return torch.load(official_dir / "official_D_heads_state_dict.pt")
+
+
+@pytest.fixture(scope="module")
+def official_D(official_state) -> ProjectedDiscriminator:
+    # The heads only need a 384-channel, 5-tap feature network; no DINO weights are involved.
+    return discriminator_from_official(official_state, c_dim=64, feature_network=feature_network_preset("vit-tiny-384")).eval()
+
+
+def per_head_error(logits: torch.Tensor, ref: torch.Tensor) -> list[float]:
+    diff = (logits.double() - ref.double()).abs()
+    return [diff[:, i * TOKENS : (i + 1) * TOKENS].max().item() for i in range(5)]
+
+
+def test_converted_heads_reproduce_official_logits(official_D, official_io):
+    ref = official_io["d_logits"]
+    with torch.no_grad():
+        logits = official_D.logits_from_features(official_io["d_features"], official_io["c"])
+    assert list(official_D.heads) == ["0", "1", "2", "3", "4"]  # blocks 2, 5, 8, 11, then the patch tap
+    assert logits.shape == ref.shape == (4, 5 * TOKENS)
+    err = per_head_error(logits, ref)
+    assert max(err[0], err[2], err[3], err[4]) < 1e-4  # measured: <= 1.5e-5
+    # Head 1 (logits up to 173): float32 noise of the reference itself, see the next test. Measured 3.4e-4.
+    assert err[1] < 5e-6 * ref[:, TOKENS : 2 * TOKENS].abs().max().item()
+
+
+def test_head1_gap_is_float32_rounding_of_the_reference(official_D, official_io, official_state):
+    """Exact (float64) evaluation of the same weights lands as far from the reference on head 1."""
+    cls = {k: official_state[f"heads.1.cls.{k}"].double() for k in ("weight_orig", "weight_u", "weight_v")}
+    weight, u, v = cls["weight_orig"].flatten(1), cls["weight_u"], cls["weight_v"]
+    sigma64 = u @ weight @ v
+    sigma32 = torch.dot(u.float(), torch.mv(weight.float(), v.float())).double()
+    # sigma = u^T W v = 0.00166 while |W|_2 = 1.55: heavy cancellation, float32 loses ~3e-6 of it, and the
+    # logits (up to 173) scale with 1/sigma, so float32 alone moves them by several 1e-4.
+    assert abs(sigma64.item()) < 0.002 and torch.linalg.matrix_norm(weight, 2) > 1.5
+    assert abs((sigma32 / sigma64).item() - 1) * 173 > 1e-4
+    exact = ProjectedDiscriminator(64, feature_network=feature_network_preset("vit-tiny-384")).double().eval()
+    exact.heads.load_state_dict(official_D.heads.state_dict())
+    features = {k: v.double() for k, v in official_io["d_features"].items()}
+    with torch.no_grad():
+        err = per_head_error(exact.logits_from_features(features, official_io["c"].double()), official_io["d_logits"])
+    assert err[1] > 1e-4 and max(err[0], err[2], err[3], err[4]) < 1e-4
+
+
+def test_converter_lists_unknown_and_missing_keys(official_state):
+    state = dict(official_state)
+    del state["heads.2.cls.bias"]
+    state["heads.9.cls.bias"] = torch.zeros(64)
+    state["heads.0.main.7.weight"] = torch.zeros(1)
+    state["running_mean"] = torch.zeros(1)
+    with pytest.raises(CheckpointMismatchError) as err:
+        discriminator_from_official(state, c_dim=64, feature_network=feature_network_preset("vit-tiny-384"))
+    message = str(err.value)
+    assert all(k in message for k in ("heads.2.cls.bias", "heads.9.cls.bias", "heads.0.main.7.weight", "running_mean"))
+    assert err.value.missing == ["heads.2.cls.bias"]
+
+
+def test_converter_casts_to_float32_and_sets_augmentation(official_state):
+    config = DiscriminatorConfig(feature_network=feature_network_preset("vit-tiny-384"), diffaug="", p_crop=0.25)
+    D = discriminator_from_official(official_state, c_dim=64, diffaug=True, p_crop=0.5, config=config)
+    assert all(p.dtype == torch.float32 for p in D.parameters())
+    assert isinstance(D.augment_pipe, DiffAugment) and D.augment_pipe.policy == ["color", "translation", "cutout"]
+    assert D.config.p_crop == 0.5 and config.diffaug == "" and config.p_crop == 0.25  # caller's config untouched
+    u = D.heads["0"].main[0].conv.parametrizations.weight[0]._u
+    assert torch.equal(u, official_state["heads.0.main.0.0.weight_u"].float())
+    plain = discriminator_from_official(official_state, c_dim=64, config=config)
+    assert isinstance(plain.augment_pipe, torch.nn.Identity) and plain.config.p_crop == 0.0
+
+
+@pytest.mark.parametrize("prefix", ["dino.model.", "dino.", "dino.model.model."])
+def test_dino_keys_become_the_feature_network_weights(prefix):
+    torch.manual_seed(0)
+    source = ProjectedDiscriminator(8, feature_network=feature_network_preset("vit-tiny"))
+    state = discriminator_to_official(source, include_feature_network=True)
+    state = {(prefix + k[len("dino.model."):] if k.startswith("dino.") else k): v.bfloat16().float() for k, v in state.items()}
+    torch.manual_seed(1)  # a different random init, replaced by the checkpoint's weights
+    D = discriminator_from_official(state, c_dim=8, feature_network=feature_network_preset("vit-tiny"))
+    assert torch.equal(D.feature_network.vit.pos_embed, source.feature_network.vit.pos_embed.bfloat16().float())
+    x, c = torch.rand(2, 3, 32, 32) * 2 - 1, torch.randn(2, 8)
+    source.load_state_dict({k: v.bfloat16().float() for k, v in source.state_dict().items()})
+    with torch.no_grad():
+        assert torch.equal(D.eval()(x, c), source.eval()(x, c))
+
+
+def test_dino_keys_that_do_not_fit_are_listed():
+    source = ProjectedDiscriminator(8, feature_network=feature_network_preset("vit-tiny"))
+    state = discriminator_to_official(source, include_feature_network=True)
+    state["dino.model.blocks.9.attn.qkv.weight"] = torch.zeros(3)
+    with pytest.raises(ValueError, match=r"blocks\.9\.attn\.qkv\.weight"):
+        discriminator_from_official(state, c_dim=8, feature_network=feature_network_preset("vit-tiny"))
+
+
+def test_round_trip_keeps_outputs_in_train_and_eval():
+    torch.manual_seed(0)
+    source = ProjectedDiscriminator(8, feature_network=feature_network_preset("vit-tiny"), diffaug="", p_crop=0.0)
+    with torch.no_grad():
+        source.train()(torch.randn(8, 3, 32, 32), torch.randn(8, 8))  # move u, v away from their init
+    copy = discriminator_from_official(discriminator_to_official(source), c_dim=8, feature_network=source.feature_network)
+    x, c = torch.randn(8, 3, 32, 32), torch.randn(8, 8)
+    with torch.no_grad():
+        for mode in (False, True):
+            assert torch.equal(source.train(mode)(x, c), copy.train(mode)(x, c))
