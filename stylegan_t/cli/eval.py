@@ -1,0 +1,500 @@
+"""``stylegan-t eval PATH --real SHARDS_OR_FOLDER --num N --metrics fid,clip_score --truncation 1.0,0.9,0.8``.
+
+FID and CLIP score of a trained (``.ckpt``) or exported (``.safetensors``) generator over truncation values,
+written to ``--out`` as ``results.json`` (one row per psi) and ``tradeoff.png`` (the FID-CLIP curve).
+
+- Reals (``--real``): WebDataset shards (any form ``data.urls`` takes: brace pattern, glob, folder of
+  ``.tar``, URL), a folder of images (recursive, captions from sidecar ``.txt`` files), or a ``.pt`` file of
+  FID real statistics written by ``--save-real-stats`` / ``FID.save_real_statistics``. Every readable image
+  is centre-cropped and Lanczos-resized to the evaluation resolution (the generator's, or ``--resolution``),
+  as training data is; generated images at another resolution get the same resize.
+- Captions: sample ``i`` is generated from caption ``i mod C`` with seed ``--seed + i``. They come from the
+  real data (shard captions or sidecar ``.txt``) or from ``--captions``: a text file (one per line), a JSON
+  list of strings, or an MS-COCO captions JSON (one caption per image, drawn with a fixed seed exactly as the
+  zero-shot COCO recipe of docs/evaluation.md does).
+- Networks load from local files only: the FID Inception (``--inception``) and an open_clip model for the
+  CLIP score (``--clip-model`` / ``--clip-pretrained``). Missing files fail with one line saying how to get them.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+METRICS = ("fid", "clip_score")
+DEFAULT_CLIP_MODEL = "ViT-g-14"
+DEFAULT_CLIP_PRETRAINED = "laion2b_s12b_b42k"  # the original StyleGAN-T's CLIP-score model
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+SHARD_IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")  # image members of a shard sample, first match wins
+FID_DIMS = (64, 192, 768, 2048)
+PROG = "stylegan-t eval"
+
+
+class EvalError(Exception):
+    """Bad input detected by the command; printed as one line and exit status 1."""
+
+
+# --- argument parsing -------------------------------------------------------------------------------------
+
+
+def parse_metrics(text: str) -> list[str]:
+    """``"fid,clip_score"`` -> ``["fid", "clip_score"]``; unknown names raise ``ValueError`` naming the valid ones."""
+    names: list[str] = []
+    for part in text.split(","):
+        name = part.strip().lower().replace("-", "_")
+        if name and name not in names:
+            names.append(name)
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {', '.join(repr(n) for n in unknown)}; choose from {', '.join(METRICS)}")
+    if not names:
+        raise ValueError(f"no metric given; choose from {', '.join(METRICS)}")
+    return names
+
+
+def parse_truncations(text: str) -> list[float]:
+    """``"1.0,0.9,0.8"`` -> ``[1.0, 0.9, 0.8]`` (order kept: the curve joins the points in this order)."""
+    values: list[float] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise ValueError(f"cannot parse truncation {part!r}: give numbers separated by commas, e.g. 1.0,0.9,0.8") from None
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"truncation psi must be a number >= 0, got {part!r}")
+        if value not in values:
+            values.append(value)
+    if not values:
+        raise ValueError("no truncation value given")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="training checkpoint (.ckpt) or export (.safetensors)")
+    parser.add_argument("--real", default=None, metavar="SHARDS_OR_FOLDER",
+                        help="real images: shards (brace pattern, glob, folder of .tar, URL), a folder of images with "
+                             "optional sidecar .txt captions, or a .pt file of FID real statistics")
+    parser.add_argument("--num", type=int, default=10000, metavar="N",
+                        help="generated images per truncation value (default 10000; the paper uses 30000)")
+    parser.add_argument("--num-real", type=int, default=None, metavar="N",
+                        help="use at most N real images (default: all)")
+    parser.add_argument("--metrics", default="fid,clip_score", help="comma-separated: fid, clip_score (default both)")
+    parser.add_argument("--truncation", default="1.0", metavar="PSI[,PSI...]",
+                        help="truncation psi values, e.g. 1.0,0.9,0.8 (default 1.0)")
+    parser.add_argument("--captions", default=None, metavar="FILE",
+                        help="captions to generate from: a text file (one per line), a JSON list of strings, or an "
+                             "MS-COCO captions JSON (default: the captions of the real data)")
+    parser.add_argument("--caption-key", default="txt",
+                        help="caption member of the shards: 'txt' (default) or 'json:<field>', as data.caption_key")
+    parser.add_argument("--inception", default=None, metavar="WEIGHTS.pth",
+                        help="FID Inception weights pt_inception-2015-12-05-6726825d.pth "
+                             "(default: $STYLEGAN_T_WEIGHTS or ~/.cache/stylegan_t)")
+    parser.add_argument("--fid-dims", type=int, default=2048, choices=FID_DIMS,
+                        help="Inception feature layer (default 2048, the standard FID; others are not comparable)")
+    parser.add_argument("--clip-model", default=DEFAULT_CLIP_MODEL, metavar="NAME",
+                        help=f"open_clip architecture or local-dir:/folder (default {DEFAULT_CLIP_MODEL})")
+    parser.add_argument("--clip-pretrained", default=None, metavar="FILE_OR_TAG",
+                        help=f"weights file, or a tag found in the weights folder as <name>-<tag>.<ext> "
+                             f"(default {DEFAULT_CLIP_PRETRAINED} for {DEFAULT_CLIP_MODEL})")
+    parser.add_argument("--resolution", type=int, default=None, metavar="R",
+                        help="evaluation resolution (default: the generator's); reals and, if needed, generated "
+                             "images are resized to RxR")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default 32)")
+    parser.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED + i (default 0)")
+    parser.add_argument("--noise-mode", default="const", choices=("const", "random", "none"),
+                        help="synthesis noise (default const)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    parser.add_argument("--text-encoder", default=None, metavar="SPEC",
+                        help="override the generator's stored open_clip spec, e.g. local-dir:/moved/folder")
+    parser.add_argument("--save-real-stats", default=None, metavar="FILE.pt",
+                        help="save the FID real statistics to reuse with --real FILE.pt")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="output folder for results.json and tradeoff.png (default: PATH without suffix + '-eval')")
+
+
+# --- captions ---------------------------------------------------------------------------------------------
+
+
+def coco_captions(data: dict[str, Any], *, seed: int = 0) -> list[str]:
+    """One caption per COCO image: image ids sorted, shuffled with ``random.Random(seed)``, then one caption of
+    each drawn with the same generator (whitespace collapsed). The first 30000 are the recipe's captions file."""
+    import random
+    from collections import defaultdict
+
+    by_image: dict[Any, list[str]] = defaultdict(list)
+    for ann in data["annotations"]:
+        caption = " ".join(str(ann["caption"]).split())
+        if caption:
+            by_image[ann["image_id"]].append(caption)
+    rng = random.Random(seed)
+    ids = sorted(by_image)
+    rng.shuffle(ids)
+    return [rng.choice(by_image[i]) for i in ids]
+
+
+def read_captions(path: str | os.PathLike) -> tuple[list[str], str]:
+    """Captions of a ``--captions`` file and a short description of its kind."""
+    import json
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise EvalError(f"captions file not found: '{path}'")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise EvalError(f"captions file '{path}' is not valid JSON: {err}") from None
+        if isinstance(data, dict) and isinstance(data.get("annotations"), list):
+            try:
+                return coco_captions(data), "MS-COCO captions JSON, one caption per image"
+            except (KeyError, TypeError) as err:
+                raise EvalError(f"captions file '{path}': COCO annotations need 'image_id' and 'caption' ({err})") from None
+        if isinstance(data, list) and all(isinstance(c, str) for c in data):
+            captions = [" ".join(c.split()) for c in data]
+            return [c for c in captions if c], "JSON list"
+        raise EvalError(f"captions file '{path}': expected a COCO captions JSON (with 'annotations') or a JSON list of strings")
+    return [line.strip() for line in text.splitlines() if line.strip()], "text file, one caption per line"
+
+
+# --- real images ------------------------------------------------------------------------------------------
+
+
+class RealCounts:
+    """What reading the real data found."""
+
+    def __init__(self) -> None:
+        self.images = 0  # readable images used as reals
+        self.captions = 0  # captions collected
+        self.unreadable = 0  # samples skipped: unreadable, too small or no image member
+        self.no_caption = 0  # readable images without a caption (still reals)
+        self.shard_errors = 0  # shards that failed to open or broke midway
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+def _uint8_image(data: bytes, resolution: int):
+    """Encoded bytes -> uint8 [3, R, R]: RGB, centre-cropped, Lanczos-resized from the fully decoded image
+    (no reduced-scale JPEG decoding), the same pixels as :func:`stylegan_t.metrics.iter_image_folder`."""
+    import numpy as np
+    import torch
+
+    from ..data.decode import center_crop_resize, open_image
+
+    img = center_crop_resize(open_image(data), resolution)
+    return torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1)
+
+
+def _sidecar_caption(path: Path) -> str | None:
+    sidecar = path.with_suffix(".txt")
+    if not sidecar.is_file():
+        return None
+    return sidecar.read_text(encoding="utf-8", errors="replace").strip() or None
+
+
+def is_image_folder(real: str) -> bool:
+    """A local folder holding images and no ``.tar`` shards."""
+    folder = Path(real).expanduser()
+    if not folder.is_dir() or any(folder.glob("*.tar")):
+        return False
+    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*"))
+
+
+def iter_reals(
+    real: str, *, resolution: int, decode: bool, caption_key: str, counts: RealCounts
+) -> Iterator[tuple[Any, str | None]]:
+    """``(uint8 image or None, caption or None)`` per usable real sample, in a fixed order (one pass).
+
+    With ``decode=False`` images are not decoded (only captions are wanted) and ``None`` stands for them.
+    Unreadable samples are counted in ``counts`` and left out; images without caption are kept.
+    """
+    from ..data.decode import CorruptSample, MissingCaption, decode_caption, find_image
+    from ..data.sources import expand_urls, read_tar_samples
+
+    def decoded(data: bytes):
+        return _uint8_image(data, resolution) if decode else None
+
+    if is_image_folder(real):
+        root = Path(real).expanduser()
+        for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+            try:
+                image = decoded(path.read_bytes())
+            except (CorruptSample, OSError):
+                counts.unreadable += 1
+                continue
+            yield image, _sidecar_caption(path)
+        return
+
+    shards = expand_urls(real)
+    if not shards:
+        raise EvalError(f"no shards or images found for --real '{real}'")
+
+    def on_error(url: str, err: Exception) -> None:
+        counts.shard_errors += 1
+
+    keep = set(SHARD_IMAGE_KEYS) | {"json" if caption_key.startswith("json:") else caption_key}
+    for url in shards:
+        for sample in read_tar_samples(url, keep=keep, on_error=on_error):
+            try:
+                caption: str | None = decode_caption(sample, caption_key)
+            except MissingCaption:
+                caption = None
+            try:
+                image = decoded(find_image(sample, SHARD_IMAGE_KEYS)[1])
+            except CorruptSample:
+                counts.unreadable += 1
+                continue
+            yield image, caption
+
+
+def _check_real_path(real: str) -> None:
+    """A local ``--real`` (no URL, no pattern) must exist."""
+    from ..data.sources import is_local_path
+
+    if is_local_path(real) and not any(c in real for c in "{*?[") and "::" not in real:
+        if not Path(real).expanduser().exists():
+            raise EvalError(f"--real '{real}' not found")
+
+
+# --- the command ------------------------------------------------------------------------------------------
+
+
+def default_out_dir(path: str) -> Path:
+    p = Path(path)
+    return p.with_name(p.stem + "-eval")
+
+
+def _validate(args: argparse.Namespace) -> tuple[list[str], list[float]]:
+    try:
+        metrics = parse_metrics(args.metrics)
+        truncations = parse_truncations(args.truncation)
+    except ValueError as err:
+        raise EvalError(str(err)) from None
+    for name in ("num", "batch_size"):
+        if getattr(args, name) < 1:
+            raise EvalError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.num_real is not None and args.num_real < 1:
+        raise EvalError(f"--num-real must be >= 1, got {args.num_real}")
+    if args.resolution is not None and args.resolution < 8:
+        raise EvalError(f"--resolution must be >= 8, got {args.resolution}")
+    if args.real is None and ("fid" in metrics or args.captions is None):
+        needs = "FID needs real images" if "fid" in metrics else "captions come from the real data without --captions"
+        raise EvalError(f"--real is required ({needs})")
+    if args.real is not None:
+        _check_real_path(args.real)
+    if args.real and args.real.endswith(".pt") and Path(args.real).is_file():
+        if "fid" not in metrics:
+            raise EvalError("--real FILE.pt holds FID statistics only; it needs --metrics fid (or real images)")
+        if args.captions is None:
+            raise EvalError("--real FILE.pt holds FID statistics but no captions: pass --captions FILE")
+    return metrics, truncations
+
+
+def _load_networks(args: argparse.Namespace, metrics: list[str], device):
+    """(FID or None, OpenCLIPScore or None, descriptions) from local files; missing weights -> EvalError."""
+    from ..metrics import FID, OpenCLIPScore, default_inception_path
+    from ..utils.local_files import MissingWeightsError
+
+    fid = clip = None
+    about: dict[str, Any] = {}
+    if "fid" in metrics:
+        weights = args.inception or default_inception_path()
+        try:
+            fid = FID(weights_path=weights, num_features=args.fid_dims).to(device)
+        except MissingWeightsError as err:
+            raise EvalError(f"{err} (this command takes the file as --inception FILE)") from None
+        except ModuleNotFoundError as err:  # torch-fidelity not installed
+            raise EvalError(str(err)) from None
+        about["fid_extractor"] = {"inception": str(weights), "features": args.fid_dims, "antialias": False}
+    if "clip_score" in metrics:
+        model, pretrained = args.clip_model, args.clip_pretrained
+        if pretrained is None and not model.startswith("local-dir:"):
+            if model != DEFAULT_CLIP_MODEL:
+                raise EvalError(f"--clip-model {model} needs --clip-pretrained FILE_OR_TAG (random CLIP weights "
+                                "would make the score meaningless)")
+            pretrained = DEFAULT_CLIP_PRETRAINED
+        try:
+            clip = OpenCLIPScore(model, pretrained).to(device)
+        except MissingWeightsError as err:
+            raise EvalError(f"{err} (this command takes the file as --clip-pretrained FILE)") from None
+        except RuntimeError as err:  # open_clip: unknown architecture, mismatched weights
+            raise EvalError(f"cannot build CLIP model {model!r}: {err}") from None
+        about["clip_model"] = {"model": model, "pretrained": pretrained}
+    return fid, clip, about
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..export import CheckpointLoadError
+    from ..metrics import evaluate_tradeoff, plot_tradeoff, save_results_json, to_uint8
+    from ..pipeline import load
+    from ..utils.local_files import MissingWeightsError
+
+    metrics, truncations = _validate(args)
+    captions: list[str] | None = None
+    captions_source = "real data"
+    if args.captions:
+        captions, kind = read_captions(args.captions)
+        if not captions:
+            raise EvalError(f"captions file '{args.captions}' holds no caption")
+        captions_source = f"{args.captions} ({kind})"
+
+    try:
+        pipe = load(args.path, device=args.device, text_encoder=args.text_encoder)
+    except (CheckpointLoadError, MissingWeightsError) as err:
+        raise EvalError(str(err)) from None
+    gen_res = pipe.generator.img_resolution
+    resolution = args.resolution or gen_res
+    print(f"loaded {args.path}: {pipe}")
+    fid, clip, about = _load_networks(args, metrics, pipe.device)
+    if fid is not None:
+        print(f"FID: standard Inception, {args.fid_dims} features, from {about['fid_extractor']['inception']}")
+    if clip is not None:
+        spec = about["clip_model"]
+        print(f"CLIP score: open_clip {spec['model']}" + (f" ({spec['pretrained']})" if spec["pretrained"] else ""))
+
+    # Reals: FID statistics (one pass) and/or captions.
+    counts = RealCounts()
+    real_stats = bool(args.real and args.real.endswith(".pt") and Path(args.real).is_file())
+    if real_stats:
+        try:
+            fid.load_real_statistics(args.real)
+        except Exception as err:  # noqa: BLE001  (any unreadable or mismatched statistics file)
+            raise EvalError(f"cannot use FID real statistics '{args.real}': {err}") from None
+        counts.images = fid.num_real
+        print(f"real statistics: {fid.num_real} images from {args.real}")
+    elif args.real is not None and (fid is not None or captions is None):
+        want_captions = captions is None
+        limit = args.num_real if fid is not None else args.num  # captions beyond N are never used
+        collected: list[str] = []
+        batch: list[torch.Tensor] = []
+        what = f"real images ({resolution}x{resolution})" if fid is not None else "real captions"
+        with tqdm(desc=what, unit="img", total=limit) as bar:
+            for image, caption in iter_reals(args.real, resolution=resolution, decode=fid is not None,
+                                             caption_key=args.caption_key, counts=counts):
+                if fid is not None:
+                    batch.append(image)
+                    counts.images += 1
+                    if len(batch) == args.batch_size:
+                        fid.update(torch.stack(batch), real=True)
+                        batch = []
+                if caption is None:
+                    counts.no_caption += 1
+                elif want_captions:
+                    collected.append(caption)
+                    counts.captions += 1
+                bar.update(1)
+                if limit is not None and (counts.images if fid is not None else counts.captions) >= limit:
+                    break
+        if batch:
+            fid.update(torch.stack(batch), real=True)
+        if fid is not None and counts.images == 0:
+            raise EvalError(f"no readable real images in --real '{args.real}' ({counts.unreadable} unreadable, "
+                            f"{counts.shard_errors} shard errors)")
+        if want_captions:
+            if not collected:
+                raise EvalError(f"no captions in --real '{args.real}' (shard member '{args.caption_key}' or sidecar "
+                                ".txt files); pass --captions FILE")
+            captions = collected
+        parts = [f"{counts.images} real images" if fid is not None else f"{counts.captions} captions",
+                 f"{counts.unreadable} unreadable skipped"]
+        if want_captions:
+            parts.append(f"{counts.no_caption} without caption")
+        if counts.shard_errors:
+            parts.append(f"{counts.shard_errors} shard errors")
+        print(f"read {args.real}: " + ", ".join(parts))
+        if fid is not None and args.save_real_stats:
+            fid.save_real_statistics(args.save_real_stats)
+            print(f"saved FID real statistics to {args.save_real_stats}")
+    elif args.real is not None:
+        print(f"note: --real {args.real} is not read (no FID, captions from --captions)")
+    assert captions is not None
+    print(f"captions: {len(captions)} from {captions_source}; {args.num} samples per truncation, seeds "
+          f"{args.seed}..{args.seed + args.num - 1}")
+    if fid is not None and args.num <= args.fid_dims:
+        print(f"note: FID from {args.num} samples (<= {args.fid_dims} features) is strongly biased; compare only "
+              "numbers computed with the same N (the paper uses 30000)")
+
+    # One bar per psi, advanced once the last metric has scored a batch (generation alone is the quick part).
+    bar: Any = None
+
+    def generate(batch_captions: list[str], seeds: list[int], psi: float) -> torch.Tensor:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(desc=f"psi={psi:g}", unit="img", total=args.num)
+        images = pipe(batch_captions, seeds, truncation_psi=psi, noise_mode=args.noise_mode, output_type="tensor",
+                      pairing="zip", batch_size=len(seeds))
+        images = to_uint8(images)
+        if images.shape[-1] != resolution or images.shape[-2] != resolution:
+            images = resize_generated(images, resolution)
+        return images
+
+    last = clip if clip is not None else fid
+    scored = last.update  # torchmetrics' wrapped update of this instance
+
+    def update_and_count(images, *rest, **kwargs):
+        nonlocal bar
+        scored(images, *rest, **kwargs)
+        if bar is not None:
+            bar.update(len(images))
+            if bar.n >= args.num:
+                bar.close()
+                bar = None
+
+    last.update = update_and_count
+
+    result = evaluate_tradeoff(
+        generate, captions=captions, num_samples=args.num, truncations=truncations, fid=fid, clip_score=clip,
+        batch_size=args.batch_size, seed=args.seed, log=print,
+    )
+    out = Path(args.out) if args.out else default_out_dir(args.path)
+    extra: dict[str, Any] = {
+        "checkpoint": str(args.path),
+        "real": args.real,
+        "real_counts": counts.as_dict(),
+        "captions": captions_source,
+        "num_captions": len(captions),
+        "resolution": resolution,
+        "generator_resolution": gen_res,
+        "noise_mode": args.noise_mode,
+        **about,
+    }
+    json_path = save_results_json(result, out / "results.json", **extra)
+    try:
+        png_path = plot_tradeoff(result, out / "tradeoff.png")
+    except (ValueError, ZeroDivisionError) as err:  # e.g. no finite value, or values equal to ~1e-10
+        print(f"wrote {json_path}; could not draw {out / 'tradeoff.png'}: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {json_path} and {png_path}")
+    return 0
+
+
+def resize_generated(images, resolution: int):
+    """uint8 [N, 3, H, W] -> [N, 3, R, R] with the Lanczos resize the reals get (PIL, per image)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from ..data.decode import center_crop_resize
+
+    out = []
+    for array in images.permute(0, 2, 3, 1).cpu().numpy():
+        img = center_crop_resize(Image.fromarray(array), resolution)
+        out.append(torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1))
+    return torch.stack(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _evaluate(args)
+    except EvalError as err:
+        raise SystemExit(f"{PROG}: " + " ".join(str(err).split()))  # one line, whatever the message's layout
