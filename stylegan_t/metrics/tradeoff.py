@@ -176,7 +176,7 @@ def save_results_json(result: dict[str, Any], path: str | os.PathLike, **extra: 
 def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     """About ``count`` round tick values (steps of 1, 2 or 5 x 10^k) covering ``[lo, hi]``."""
     if not hi - lo > 1e-6 * max(1.0, abs(lo), abs(hi)):  # equal (or equal up to float noise): pad the range
-        pad = abs(lo) * 0.05 or 0.5
+        pad = max(abs(lo) * 0.05, 1e-3)
         lo, hi = lo - pad, hi + pad
     raw = (hi - lo) / max(count - 1, 1)
     power = 10 ** math.floor(math.log10(raw))
