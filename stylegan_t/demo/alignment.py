@@ -1,7 +1,9 @@
-"""The demo's alignment report: does the generator draw what the prompt asks for? (issue: demo acceptance)
+"""The demo's text-alignment report (issue 6): does the generator draw what the prompt asks for?
 
-Held-out prompts (a seed distinct from the sample grids) are generated, the deterministic detector reads
-each image, and accuracy per attribute is reported next to chance level.
+Held-out prompts (balanced over colour x shape, half of them also naming a position, phrased with the
+training caption templates, never one of :func:`grid_prompts`) are generated with seeds the sample
+grids never use; :mod:`stylegan_t.demo.detector` reads every image, and each attribute's accuracy over
+the prompts that ask for it is reported next to chance level (1 / number of values).
 """
 from __future__ import annotations
 
@@ -10,86 +12,190 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
-from .detector import detect
-from .scenes import ATTRIBUTES, TEMPLATES
+from .detector import NONE, detect
+from .scenes import ATTRIBUTES, POSITIONS, compose_caption
 
+#: ``generate(prompts, seeds) -> images [N, 3, H, W] in [-1, 1]``, one image per (prompt, seed)
 Generate = Callable[[list[str], list[int]], torch.Tensor]
 
+#: held-out seeds start here; sample grids use small seeds (0, 1, 2, ...)
+HELDOUT_SEED_BASE = 1_000_000
 
-def heldout_prompts(num_prompts: int, *, seed: int = 12345, exclude: Sequence[str] = ()) -> list[tuple[str, dict[str, str]]]:
-    """Balanced (colour, shape) combinations in random templates, never one of the ``exclude``d (grid) prompts."""
+_GRID_PROMPTS = (
+    "a red circle",
+    "a green square",
+    "a blue triangle",
+    "a yellow circle",
+    "a red triangle on the left",
+    "a blue square at the top",
+    "a yellow triangle on the right",
+    "a green circle at the bottom",
+)
+
+
+class Prompt(NamedTuple):
+    text: str
+    attributes: dict[str, str]  # what the prompt asks for (colour, shape and maybe position)
+
+
+def grid_prompts() -> list[str]:
+    """Fixed prompts for the training sample grids: every colour and shape, some with a position."""
+    return list(_GRID_PROMPTS)
+
+
+def heldout_prompts(
+    num_prompts: int, *, seed: int = 2024, exclude: Sequence[str] = (), with_position: bool = True
+) -> list[Prompt]:
+    """``num_prompts`` prompts: colour x shape combinations cycled in shuffled rounds, a position named in
+    half of them (positions also cycled; none if not ``with_position``), random caption templates, never
+    one of :func:`grid_prompts` or ``exclude`` (the prompts a run's sample grids actually use)."""
     rng = random.Random(seed)
     combos = [(c, s) for c in ATTRIBUTES["color"] for s in ATTRIBUTES["shape"]]
-    excluded = {p.strip().lower() for p in exclude}
-    out = []
+    places: list[str | None] = [*POSITIONS, *([None] * len(POSITIONS))] if with_position else [None]
+    banned = set(_GRID_PROMPTS) | {" ".join(p.lower().split()) for p in exclude}
+    prompts: list[Prompt] = []
     for i in range(num_prompts):
+        if i % len(combos) == 0:
+            rng.shuffle(combos)
+        if i % len(places) == 0:
+            rng.shuffle(places)
         color, shape = combos[i % len(combos)]
-        candidates = [t.format(color=color, shape=shape) for t in TEMPLATES]
-        prompt = rng.choice([c for c in candidates if c.lower() not in excluded])
-        out.append((prompt, {"color": color, "shape": shape}))
-    return out
+        wanted = {"color": color, "shape": shape}
+        place = places[i % len(places)]
+        if place is not None:
+            wanted["position"] = place
+        for _ in range(1000):
+            text = compose_caption(wanted, rng)
+            if text not in banned:
+                break
+        else:
+            raise ValueError(f"every caption for {wanted} is excluded")
+        prompts.append(Prompt(text, wanted))
+    return prompts
+
+
+def heldout_seeds(num_prompts: int, *, seed: int = 2024) -> list[int]:
+    """Distinct latent seeds for the held-out prompts, all >= ``HELDOUT_SEED_BASE``."""
+    return random.Random(seed + 1).sample(range(HELDOUT_SEED_BASE, 2 * HELDOUT_SEED_BASE), num_prompts)
+
+
+def _generate_all(generate: Generate, prompts: Sequence[Prompt], seeds: Sequence[int], batch_size: int) -> torch.Tensor:
+    chunks = []
+    for start in range(0, len(prompts), batch_size):
+        texts = [p.text for p in prompts[start : start + batch_size]]
+        images = generate(texts, list(seeds[start : start + batch_size]))
+        if images.ndim != 4 or images.shape[0] != len(texts) or images.shape[1] != 3:
+            raise ValueError(f"generate() must return [{len(texts)}, 3, H, W] images, got {tuple(images.shape)}")
+        chunks.append(images.detach().float().cpu())
+    return torch.cat(chunks)
 
 
 def alignment_report(
     generate: Generate,
     *,
     num_prompts: int = 96,
-    seed: int = 12345,
-    exclude: Sequence[str] = (),
+    seed: int = 2024,
     out_dir: str | Path | None = None,
     batch_size: int = 32,
+    exclude: Sequence[str] = (),
+    with_position: bool = True,
 ) -> dict:
-    """Accuracy per attribute over ``num_prompts`` held-out prompts (not in ``exclude``; seeds from 10_000 up)."""
-    prompts = heldout_prompts(num_prompts, seed=seed, exclude=exclude)
-    seeds = [10_000 + i for i in range(num_prompts)]
-    images = []
-    for start in range(0, num_prompts, batch_size):
-        images.append(generate([p for p, _ in prompts[start : start + batch_size]], seeds[start : start + batch_size]).cpu())
-    images_t = torch.cat(images)
-    rows = []
-    correct = {a: 0 for a in ATTRIBUTES}
-    for (prompt, wanted), seed_i, image in zip(prompts, seeds, images_t):
+    """Generate the held-out prompts, detect what was drawn, and score each attribute against chance.
+
+    Returns (and with ``out_dir`` writes as ``alignment.json`` plus the marked grid ``alignment.png``):
+    ``accuracy`` / ``chance`` / ``prompts`` per attribute, ``all_correct`` (every requested attribute
+    right) with its chance level, ``none_detected`` (no shape found), ``confusion`` per attribute
+    (``wanted -> detected -> count``) and one record per prompt in ``samples``. ``exclude`` and
+    ``with_position`` are passed to :func:`heldout_prompts`.
+    """
+    prompts = heldout_prompts(num_prompts, seed=seed, exclude=exclude, with_position=with_position)
+    seeds = heldout_seeds(num_prompts, seed=seed)
+    images = _generate_all(generate, prompts, seeds, batch_size)
+    names = [a for a in ATTRIBUTES if any(a in p.attributes for p in prompts)]
+    correct = {a: 0 for a in names}
+    asked = {a: 0 for a in names}
+    confusion: dict[str, dict[str, dict[str, int]]] = {a: {} for a in names}
+    samples, all_correct, all_chance, nothing = [], 0, 0.0, 0
+    for prompt, seed_i, image in zip(prompts, seeds, images):
         found = detect(image)
-        ok = {a: found[a] == wanted[a] for a in ATTRIBUTES}
-        for a in ATTRIBUTES:
+        ok = {a: found[a] == v for a, v in prompt.attributes.items()}
+        for a, v in prompt.attributes.items():
+            asked[a] += 1
             correct[a] += ok[a]
-        rows.append({"prompt": prompt, "seed": seed_i, "wanted": wanted, "detected": found, "correct": ok})
+            row = confusion[a].setdefault(v, {})
+            row[found[a]] = row.get(found[a], 0) + 1
+        all_correct += all(ok.values())
+        all_chance += math.prod(1 / len(ATTRIBUTES[a]) for a in prompt.attributes)
+        nothing += found["color"] == NONE
+        samples.append({"prompt": prompt.text, "seed": seed_i, "wanted": prompt.attributes, "detected": found, "correct": ok})
     report = {
         "num_prompts": num_prompts,
-        "accuracy": {a: correct[a] / num_prompts for a in ATTRIBUTES},
-        "chance": {a: 1 / len(v) for a, v in ATTRIBUTES.items()},
-        "samples": rows,
+        "seed": seed,
+        "resolution": int(images.shape[-1]),
+        "detector": "stylegan_t.demo.detector",
+        "accuracy": {a: correct[a] / asked[a] for a in names},
+        "chance": {a: 1 / len(ATTRIBUTES[a]) for a in names},
+        "prompts": asked,
+        "all_correct": all_correct / max(num_prompts, 1),
+        "all_correct_chance": all_chance / max(num_prompts, 1),
+        "none_detected": nothing / max(num_prompts, 1),
+        "confusion": confusion,
+        "samples": samples,
     }
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "alignment.json").write_text(json.dumps(report, indent=1))
-        marked_grid(images_t, rows).save(out / "alignment.png")
+        marked_grid(images, samples).save(out / "alignment.png")
     return report
 
 
-def marked_grid(images: torch.Tensor, rows: list[dict], *, columns: int = 12, scale: int = 2) -> Image.Image:
-    """Generated images with a green (all attributes right) or red (something wrong) frame."""
+def format_report(report: dict) -> str:
+    """The report as a small console table."""
+    lines = [
+        f"Text alignment on {report['num_prompts']} held-out prompts and seeds (detector: {report['detector']})",
+        f"  {'attribute':<16}{'prompts':>8}{'accuracy':>10}{'chance':>9}",
+    ]
+    for a, accuracy in report["accuracy"].items():
+        lines.append(f"  {a:<16}{report['prompts'][a]:>8}{accuracy:>10.1%}{report['chance'][a]:>9.1%}")
+    lines.append(f"  {'all requested':<16}{report['num_prompts']:>8}{report['all_correct']:>10.1%}{report['all_correct_chance']:>9.1%}")
+    if report["none_detected"]:
+        lines.append(f"  no shape detected in {report['none_detected']:.1%} of the images")
+    return "\n".join(lines)
+
+
+def marked_grid(images: torch.Tensor, samples: list[dict], *, columns: int = 12) -> Image.Image:
+    """The generated images, enlarged, each framed green (everything asked for is there) or red, with the
+    request below it and, when wrong, what the detector saw instead."""
     n, _, h, w = images.shape
-    cell_h, cell_w = h * scale + 4, w * scale + 4
-    grid = Image.new("RGB", (columns * cell_w, math.ceil(n / columns) * cell_h), (255, 255, 255))
-    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    scale = max(1, math.ceil(128 / max(h, w)))
+    font = ImageFont.load_default()
+    pad, text_h = 3, 26
+    cell_w, cell_h = w * scale + 2 * pad, h * scale + 2 * pad + text_h
+    columns = max(1, min(columns, n))
+    grid = Image.new("RGB", (columns * cell_w, max(1, math.ceil(n / columns)) * cell_h), (255, 255, 255))
     draw = ImageDraw.Draw(grid)
-    for i, (arr, row) in enumerate(zip(pixels, rows)):
+    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    for i, (array, record) in enumerate(zip(pixels, samples)):
         x, y = (i % columns) * cell_w, (i // columns) * cell_h
-        frame = (40, 170, 60) if all(row["correct"].values()) else (220, 40, 40)
-        draw.rectangle((x, y, x + cell_w - 1, y + cell_h - 1), outline=frame, width=2)
-        grid.paste(Image.fromarray(arr).resize((w * scale, h * scale), Image.Resampling.NEAREST), (x + 2, y + 2))
+        good = all(record["correct"].values())
+        draw.rectangle((x, y, x + cell_w - 1, y + h * scale + 2 * pad - 1), fill=(40, 160, 60) if good else (210, 40, 40))
+        grid.paste(Image.fromarray(array, "RGB").resize((w * scale, h * scale), Image.Resampling.NEAREST), (x + pad, y + pad))
+        wanted = " ".join(record["wanted"].values())
+        wrong = " ".join(record["detected"][a] for a, ok in record["correct"].items() if not ok)
+        note, note_color = ("ok", (40, 140, 60)) if good else (f"saw {wrong}", (200, 30, 30))
+        text_y = y + h * scale + 2 * pad
+        draw.text((x + pad, text_y), _fit(draw, wanted, font, cell_w - pad), fill=(0, 0, 0), font=font)
+        draw.text((x + pad, text_y + 12), _fit(draw, note, font, cell_w - pad), fill=note_color, font=font)
     return grid
 
 
-def format_report(report: dict) -> str:
-    lines = [f"Text alignment on {report['num_prompts']} held-out prompts (detector: stylegan_t.demo.detector)", ""]
-    lines.append(f"  {'attribute':<10} {'accuracy':>9} {'chance':>8}")
-    for attribute, accuracy in report["accuracy"].items():
-        lines.append(f"  {attribute:<10} {accuracy:>8.1%} {report['chance'][attribute]:>8.1%}")
-    return "\n".join(lines)
+def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+    while text and draw.textlength(text, font=font) > width:
+        text = text[:-1]
+    return text

@@ -16,20 +16,23 @@ import torch.nn.functional as F
 from ..data.decode import pil_to_tensor
 from ..losses.clip_guidance import OPENAI_MEAN, OPENAI_STD
 from ..models.open_clip_loader import SHIPPED_CONFIGS, register_shipped_configs
-from .scenes import ATTRIBUTES, sample
+from .scenes import parse_caption, sample
 
 CONFIG = "stylegan-t-tiny"
-VERSION = 1
+VERSION = 2
 
 
 def _batch(indices: list[int], *, seed: int, resolution: int) -> tuple[torch.Tensor, list[str], torch.Tensor]:
-    images, captions, labels = [], [], []
+    """Images, captions and ``truth[i, j]``: caption ``j`` is a true description of image ``i``."""
+    images, captions, scenes = [], [], []
     for i in indices:
         img, caption, scene = sample(i, seed=seed, resolution=resolution)
         images.append(pil_to_tensor(img))
         captions.append(caption)
-        labels.append(ATTRIBUTES["color"].index(scene.color) * len(ATTRIBUTES["shape"]) + ATTRIBUTES["shape"].index(scene.shape))
-    return torch.stack(images), captions, torch.tensor(labels)
+        scenes.append(scene.attributes)
+    asked = [parse_caption(c) for c in captions]
+    truth = torch.tensor([[all(scene[k] == v for k, v in want.items()) for want in asked] for scene in scenes])
+    return torch.stack(images), captions, truth.float()
 
 
 def ensure_demo_clip(folder: str | Path, *, steps: int = 400, batch_size: int = 96, seed: int = 1, resolution: int = 32, lr: float = 2e-3) -> str:
@@ -52,15 +55,15 @@ def ensure_demo_clip(folder: str | Path, *, steps: int = 400, batch_size: int = 
     rng = random.Random(seed)
     model.train()
     for _ in range(steps):
-        images, captions, labels = _batch([rng.randrange(10**7) for _ in range(batch_size)], seed=seed + 1, resolution=resolution)
+        images, captions, truth = _batch([rng.randrange(10**7) for _ in range(batch_size)], seed=seed + 1, resolution=resolution)
         x = ((images + 1) / 2 - mean) / std
         img_f = F.normalize(model.encode_image(x), dim=-1)
         txt_f = F.normalize(model.encode_text(tokenizer(captions)), dim=-1)
         logits = model.logit_scale.exp().clamp(max=100) * img_f @ txt_f.t()
-        # Every pair showing the same (colour, shape) is a positive: the captions say nothing else.
-        same = (labels[:, None] == labels[None, :]).float()
-        targets = same / same.sum(dim=1, keepdim=True)
-        loss = (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)) / 2
+        # Every caption that truly describes an image is a positive for it (captions repeat across a batch).
+        image_to_text = truth / truth.sum(dim=1, keepdim=True)
+        text_to_image = (truth / truth.sum(dim=0, keepdim=True)).t()
+        loss = (F.cross_entropy(logits, image_to_text) + F.cross_entropy(logits.t(), text_to_image)) / 2
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -23,8 +23,14 @@ def run_demo(*, out_dir: str | Path = "runs/demo", quick: bool = False, override
     num_samples = 512 if quick else 8192
     shards_dir = out / "data"
     ensure_demo_shards(shards_dir, num_samples=num_samples, samples_per_shard=128 if quick else 1024)
-    clip = ensure_demo_clip(out / "tiny_clip", steps=60 if quick else 300)
-    settings = [f"data.urls={shards_dir}", f"run.dir={out}", f"model.generator.text_encoder.model={clip}", f"loss.clip_model={clip}"]
+    clip = ensure_demo_clip(out / "tiny_clip", steps=60 if quick else 600)
+    settings = [
+        f"data.urls={shards_dir}",
+        f"run.dir={out}",
+        f"model.generator.text_encoder.model={clip}",
+        f"model.discriminator.feature_network.model={clip}",
+        f"loss.clip_model={clip}",
+    ]
     if quick:
         settings += ["run.total_kimg=0.128", "run.sample_every_kimg=0.064", "data.batches_per_epoch=2", "data.num_workers=0"]
     recipe = load_recipe("demo", settings + list(overrides or []))

@@ -11,7 +11,8 @@ DEFAULT_DIFFAUG = "color,translation,cutout"
 
 @dataclass
 class FeatureNetworkConfig:
-    """Mirrors ``ViTFeatureNetwork`` (``kind: vit``) and ``ConvFeatureNetwork`` (``kind: conv``).
+    """Mirrors ``ViTFeatureNetwork`` (``kind: vit``), ``OpenCLIPFeatureNetwork`` (``kind: open_clip``, ``model`` a
+    CLIP name or ``local-dir:``, ``weights`` its pretrained file) and ``ConvFeatureNetwork`` (``kind: conv``).
 
     ``weights``: local checkpoint file (``.pth`` / ``.pt`` / ``.safetensors``); None = random init (tests, CPU demo).
     """

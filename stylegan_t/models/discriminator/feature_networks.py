@@ -155,17 +155,61 @@ class ViTFeatureNetwork(FeatureNetwork):
             patches = patches + h[:, :1]
         return patches.transpose(1, 2)
 
+    def transformer_blocks(self) -> Sequence[nn.Module]:
+        return self.vit.blocks
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.embed(self.preprocess(x))
         features: dict[str, torch.Tensor] = {}
         if self.patch_tap:
             features[str(len(self.taps))] = self.readout(h)
         last = self.taps[-1] if self.taps else -1
-        for index, block in enumerate(self.vit.blocks[: last + 1]):
+        for index, block in enumerate(self.transformer_blocks()[: last + 1]):
             h = block(h)
             if index in self.taps:
                 features[str(self.taps.index(index))] = self.readout(h)
         return {name: features[name] for name in self.channels}
+
+
+class OpenCLIPFeatureNetwork(ViTFeatureNetwork):
+    """The image tower of an open_clip ViT, tapped like :class:`ViTFeatureNetwork` (CLIP normalization).
+
+    ``model`` / ``pretrained`` as for :func:`stylegan_t.models.open_clip_loader.load_open_clip`; the demo uses
+    the tiny CLIP it pretrains on its own data, so D judges generated images with pretrained features.
+    """
+
+    def __init__(self, model: str, pretrained: str | None = None, *, taps: Sequence[int] = (0, 1), patch_tap: bool = True) -> None:
+        FeatureNetwork.__init__(self)
+        from ...losses.clip_guidance import OPENAI_MEAN, OPENAI_STD
+        from ..open_clip_loader import load_open_clip
+
+        self.model_name = model
+        clip, _ = load_open_clip(model, pretrained)
+        self.visual = clip.visual
+        depth = len(self.visual.transformer.resblocks)
+        if any(not 0 <= t < depth for t in taps) or len(set(taps)) != len(taps) or not (taps or patch_tap):
+            raise ValueError(f"taps {list(taps)} must be distinct blocks of a ViT with {depth} blocks (0-based)")
+        self.taps = sorted(int(t) for t in taps)
+        self.patch_tap = patch_tap
+        size = self.visual.image_size
+        self.input_size = int(size[0] if isinstance(size, (tuple, list)) else size)
+        width = int(self.visual.transformer.width)
+        self.channels = {str(i): width for i in range(len(self.taps) + int(patch_tap))}
+        self.register_buffer("mean", torch.tensor(OPENAI_MEAN).reshape(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(OPENAI_STD).reshape(1, 3, 1, 1), persistent=False)
+        self.freeze()
+
+    def load_backbone_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str) -> None:
+        self.visual.load_state_dict(dict(state), strict=True)
+
+    def transformer_blocks(self) -> Sequence[nn.Module]:
+        return self.visual.transformer.resblocks
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.visual._embeds(x)
+
+    def readout(self, h: torch.Tensor) -> torch.Tensor:
+        return (h[:, 1:] + h[:, :1]).transpose(1, 2)
 
 
 class ConvFeatureNetwork(FeatureNetwork):
@@ -214,11 +258,15 @@ class ConvFeatureNetwork(FeatureNetwork):
 
 
 def build_feature_network(config: FeatureNetworkConfig) -> FeatureNetwork:
-    """The feature network a config names (``kind``: ``vit`` or ``conv``)."""
+    """The feature network a config names (``kind``: ``vit``, ``open_clip`` or ``conv``)."""
     if config.kind == "vit":
         return ViTFeatureNetwork(
             config.model, config.weights, taps=config.taps, patch_tap=config.patch_tap, timm_kwargs=config.timm_kwargs
         )
+    if config.kind == "open_clip":
+        return OpenCLIPFeatureNetwork(config.model, config.weights, taps=config.taps, patch_tap=config.patch_tap)
     if config.kind == "conv":
         return ConvFeatureNetwork(widths=config.conv_widths, input_size=config.input_size, weights=config.weights, seed=config.seed)
-    raise ValueError(f"unknown feature network kind {config.kind!r}: 'vit' or 'conv' (or override build_feature_network)")
+    raise ValueError(
+        f"unknown feature network kind {config.kind!r}: 'vit', 'open_clip' or 'conv' (or override build_feature_network)"
+    )
