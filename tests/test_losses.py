@@ -5,7 +5,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stylegan_t.losses import blur_images, blur_kernel, blur_sigma, d_hinge_loss, g_nonsaturating_loss
+from stylegan_t.losses import (
+    blur_images,
+    blur_kernel,
+    blur_sigma,
+    d_hinge_loss,
+    d_mismatch_loss,
+    g_nonsaturating_loss,
+    mismatched_conditions,
+)
 from stylegan_t.losses.clip_guidance import CLIPGuidance, spherical_distance
 
 
@@ -24,6 +32,24 @@ def test_hinge_and_nonsaturating_losses():
     assert d_hinge_loss(real, fake).item() == pytest.approx(2.5 / 3 + 1.0)
     assert g_nonsaturating_loss(fake).item() == pytest.approx(-(-2.0 + 0.0 + 1.0) / 3)
     assert d_hinge_loss(real.bfloat16(), fake.bfloat16()).dtype == torch.float32
+
+
+def test_mismatched_conditions_skip_paraphrases():
+    c = F.normalize(torch.randn(4, 8), dim=-1)
+    c[2] = c[1] * 1.0001  # sample 2's caption says what sample 1's says
+    wrong, keep = mismatched_conditions(c)
+    assert torch.equal(wrong, c.roll(1, dims=0))
+    assert keep.tolist() == [True, True, False, True]
+
+
+def test_mismatch_loss_counts_only_kept_pairs():
+    logits = torch.tensor([[0.5, 0.5], [-2.0, -2.0], [3.0, 3.0]], requires_grad=True)
+    keep = torch.tensor([True, True, False])
+    loss = d_mismatch_loss(logits, keep)
+    assert loss.item() == pytest.approx((1.5 + 0.0) / 3)
+    loss.backward()
+    assert logits.grad[2].abs().sum() == 0 and logits.grad[0].abs().sum() > 0
+    assert d_mismatch_loss(logits, torch.zeros(3, dtype=torch.bool)).item() == 0
 
 
 def test_blur_schedule_matches_spec():

@@ -140,3 +140,22 @@ def test_eval_section_needs_the_inception_file(tmp_path, shards):
     recipe = tiny_recipe(tmp_path / "run", shards["folder"], "eval.every_kimg=1", f"eval.inception_weights={tmp_path / 'nope.pth'}")
     with pytest.raises((MissingWeightsError, ModuleNotFoundError)):
         fit(recipe)
+
+
+def test_mismatch_term_adds_real_images_under_wrong_captions(tmp_path, shards):
+    from stylegan_t.losses import d_hinge_loss, d_mismatch_loss, mismatched_conditions
+    from stylegan_t.training.module import StyleGANT
+
+    model = StyleGANT(tiny_recipe(tmp_path, shards["folder"], "loss.mismatch_weight=0.5"))
+    model.discriminator.eval()  # no augmentation or power iteration: the three passes see the same D
+    torch.manual_seed(0)
+    real, fake = torch.rand(4, 3, 16, 16) * 2 - 1, torch.rand(4, 3, 16, 16) * 2 - 1
+    c = torch.nn.functional.normalize(torch.randn(4, model.generator.c_dim), dim=-1)
+    c[2] = c[1]  # two samples with the same caption
+    with torch.no_grad():
+        loss = model.discriminator_loss(real, fake, c, sigma=0.0)
+        wrong, keep = mismatched_conditions(c)
+        D = model.discriminator
+        expected = d_hinge_loss(D(real, c), D(fake, c)) + 0.5 * d_mismatch_loss(D(real, wrong), keep)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert keep.tolist() == [True, True, False, True]  # the same caption is no negative

@@ -1,4 +1,4 @@
-"""``stylegan-t demo [--out DIR] [--quick] [section.key=value ...]``."""
+"""``stylegan-t demo [--out DIR] [--layout centered|positions] [--quick] [section.key=value ...]``."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,10 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="recipe overrides for the demo recipe, e.g. run.total_kimg=20")
     parser.add_argument("--out", default="runs/demo", help="run folder (data, samples, checkpoints, report)")
+    parser.add_argument(
+        "--layout", default="centered", choices=["centered", "positions"],
+        help="centered: large shapes, captions name colour and shape; positions: five places, also named in captions",
+    )
     parser.add_argument("--quick", action="store_true", help="a CI-sized run: a few iterations, same pipeline")
 
 
@@ -15,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from ..training.recipe import RecipeError
 
     try:
-        run_demo(out_dir=args.out, quick=args.quick, overrides=args.overrides)
+        run_demo(out_dir=args.out, quick=args.quick, overrides=args.overrides, layout=args.layout)
     except RecipeError as err:
         raise SystemExit(f"stylegan-t demo: {err}")
     return 0

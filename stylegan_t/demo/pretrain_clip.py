@@ -22,11 +22,11 @@ CONFIG = "stylegan-t-tiny"
 VERSION = 2
 
 
-def _batch(indices: list[int], *, seed: int, resolution: int) -> tuple[torch.Tensor, list[str], torch.Tensor]:
+def _batch(indices: list[int], *, seed: int, resolution: int, layout: str = "positions") -> tuple[torch.Tensor, list[str], torch.Tensor]:
     """Images, captions and ``truth[i, j]``: caption ``j`` is a true description of image ``i``."""
     images, captions, scenes = [], [], []
     for i in indices:
-        img, caption, scene = sample(i, seed=seed, resolution=resolution)
+        img, caption, scene = sample(i, seed=seed, resolution=resolution, layout=layout)
         images.append(pil_to_tensor(img))
         captions.append(caption)
         scenes.append(scene.attributes)
@@ -35,12 +35,21 @@ def _batch(indices: list[int], *, seed: int, resolution: int) -> tuple[torch.Ten
     return torch.stack(images), captions, truth.float()
 
 
-def ensure_demo_clip(folder: str | Path, *, steps: int = 400, batch_size: int = 96, seed: int = 1, resolution: int = 32, lr: float = 2e-3) -> str:
+def ensure_demo_clip(
+    folder: str | Path,
+    *,
+    steps: int = 400,
+    batch_size: int = 96,
+    seed: int = 1,
+    resolution: int = 32,
+    lr: float = 2e-3,
+    layout: str = "positions",
+) -> str:
     """Train (once) and save the tiny CLIP; returns its ``local-dir:`` spec. Reused when already trained alike."""
     import open_clip
 
     folder = Path(folder)
-    params = {"steps": steps, "batch_size": batch_size, "seed": seed, "resolution": resolution, "lr": lr, "version": VERSION}
+    params = {"steps": steps, "batch_size": batch_size, "seed": seed, "resolution": resolution, "lr": lr, "layout": layout, "version": VERSION}
     marker = folder / "demo_clip.json"
     weights = folder / "open_clip_pytorch_model.bin"
     if marker.is_file() and weights.is_file() and json.loads(marker.read_text()).get("params") == params:
@@ -55,7 +64,7 @@ def ensure_demo_clip(folder: str | Path, *, steps: int = 400, batch_size: int = 
     rng = random.Random(seed)
     model.train()
     for _ in range(steps):
-        images, captions, truth = _batch([rng.randrange(10**7) for _ in range(batch_size)], seed=seed + 1, resolution=resolution)
+        images, captions, truth = _batch([rng.randrange(10**7) for _ in range(batch_size)], seed=seed + 1, resolution=resolution, layout=layout)
         x = ((images + 1) / 2 - mean) / std
         img_f = F.normalize(model.encode_image(x), dim=-1)
         txt_f = F.normalize(model.encode_text(tokenizer(captions)), dim=-1)

@@ -10,11 +10,17 @@ from .alignment import alignment_report, format_report
 from .pretrain_clip import ensure_demo_clip
 from .shards import ensure_demo_shards
 
+#: the scenes the demo trains on: large shapes near the middle, captions naming colour and shape
+DEFAULT_LAYOUT = "centered"
 
-def run_demo(*, out_dir: str | Path = "runs/demo", quick: bool = False, overrides: list[str] | None = None) -> dict:
+
+def run_demo(
+    *, out_dir: str | Path = "runs/demo", quick: bool = False, overrides: list[str] | None = None, layout: str = DEFAULT_LAYOUT
+) -> dict:
     """Train the demo recipe into ``out_dir`` and return the alignment report (also written as JSON + PNG).
 
-    ``quick`` is the CI-sized version: a few iterations, the same pipeline end to end.
+    ``quick`` is the CI-sized version: a few iterations, the same pipeline end to end. ``layout`` picks the
+    scenes (:data:`stylegan_t.demo.scenes.LAYOUTS`); position is reported only where captions name it.
     """
     from ..training.fit import fit
     from ..training.recipe import load_recipe
@@ -22,8 +28,8 @@ def run_demo(*, out_dir: str | Path = "runs/demo", quick: bool = False, override
     out = Path(out_dir)
     num_samples = 512 if quick else 8192
     shards_dir = out / "data"
-    ensure_demo_shards(shards_dir, num_samples=num_samples, samples_per_shard=128 if quick else 1024)
-    clip = ensure_demo_clip(out / "tiny_clip", steps=60 if quick else 600)
+    ensure_demo_shards(shards_dir, num_samples=num_samples, samples_per_shard=128 if quick else 1024, layout=layout)
+    clip = ensure_demo_clip(out / "tiny_clip", steps=60 if quick else 600, layout=layout)
     settings = [
         f"data.urls={shards_dir}",
         f"run.dir={out}",
@@ -44,7 +50,7 @@ def run_demo(*, out_dir: str | Path = "runs/demo", quick: bool = False, override
         with torch.no_grad():
             return G(z.to(model.device), prompts, noise_mode="const")
 
-    report = alignment_report(generate, num_prompts=24 if quick else 96, exclude=recipe.run.sample_prompts, out_dir=out)
+    report = alignment_report(generate, num_prompts=24 if quick else 96, exclude=recipe.run.sample_prompts, out_dir=out, with_position=layout == "positions")
     report["kimg"] = model.kimg()
     (out / "alignment.json").write_text(json.dumps(report, indent=1))
     print()

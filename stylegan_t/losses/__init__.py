@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .adversarial import d_hinge_loss, g_nonsaturating_loss
+from .adversarial import d_hinge_loss, d_mismatch_loss, g_nonsaturating_loss, mismatched_conditions
 from .blur import BLUR_FADE_KIMG, BLUR_SIGMA0, blur_images, blur_kernel, blur_sigma
 
 __all__ = [
     "d_hinge_loss",
+    "d_mismatch_loss",
+    "mismatched_conditions",
     "g_nonsaturating_loss",
     "BLUR_SIGMA0",
     "BLUR_FADE_KIMG",

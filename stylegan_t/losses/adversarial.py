@@ -13,3 +13,18 @@ def d_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.
 def g_nonsaturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """``-mean(D(fake))``, in float32 (the generator loss paired with the hinge D loss)."""
     return -fake_logits.float().mean()
+
+
+def mismatched_conditions(c: torch.Tensor, *, max_cosine: float = 0.9) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each sample's conditioning swapped for its neighbour's (``c.roll(1)``), and a mask of the pairs that
+    really differ (cosine < ``max_cosine``): a paraphrase of the own caption is no negative."""
+    wrong = c.roll(1, dims=0)
+    keep = F.cosine_similarity(c.float(), wrong.float(), dim=-1) < max_cosine
+    return wrong, keep
+
+
+def d_mismatch_loss(mismatch_logits: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Matching-aware term: real images under a wrong caption count as fake, ``mean(relu(1 + D(real, c')))``
+    over the kept samples (not in the paper; an option that speeds up learning text alignment)."""
+    per_sample = F.relu(1 + mismatch_logits.float()).flatten(1).mean(dim=1)
+    return (per_sample * keep.float()).sum() / keep.numel()

@@ -11,7 +11,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from ..losses import d_hinge_loss, g_nonsaturating_loss
+from ..losses import d_hinge_loss, d_mismatch_loss, g_nonsaturating_loss, mismatched_conditions
 from ..losses.blur import blur_images, blur_sigma
 from ..models.discriminator import ProjectedDiscriminator
 from ..models.generator import Generator
@@ -130,10 +130,15 @@ class StyleGANT(L.LightningModule):
         return [d_opt, g_opt]
 
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, c: torch.Tensor, sigma: float) -> torch.Tensor:
-        """Hinge loss; real and fake in separate forward passes (separate local batch-norm statistics)."""
+        """Hinge loss; real and fake in separate forward passes (separate local batch-norm statistics), plus
+        the optional matching-aware term (``loss.mismatch_weight``: real images under another caption)."""
         logits_fake = self.discriminator(blur_images(fake, sigma), c)
-        logits_real = self.discriminator(blur_images(real, sigma), c)
-        return d_hinge_loss(logits_real, logits_fake)
+        real = blur_images(real, sigma)
+        loss = d_hinge_loss(self.discriminator(real, c), logits_fake)
+        if self.recipe.loss.mismatch_weight > 0:
+            wrong, keep = mismatched_conditions(c)
+            loss = loss + self.recipe.loss.mismatch_weight * d_mismatch_loss(self.discriminator(real, wrong), keep)
+        return loss
 
     def generator_loss(self, fake: torch.Tensor, c: torch.Tensor, captions: list[str], sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
         """(adversarial, CLIP) terms: ``-mean(D(fake))`` and the spherical CLIP distance (0 when disabled)."""

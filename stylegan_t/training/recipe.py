@@ -51,6 +51,8 @@ class LossSection:
     #: D-input blur: sigma_0 and the kimg over which it fades to 0
     blur_sigma: float = 32.0
     blur_fade_kimg: float = 1000.0
+    #: weight of the matching-aware D term (real image + another sample's caption = fake); not in the paper
+    mismatch_weight: float = 0.0
 
 
 @dataclass
