@@ -31,3 +31,19 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     assert (out / "alignment.png").is_file()
     printed = capsys.readouterr().out
     assert "Text alignment" in printed and "chance" in printed
+
+
+def test_tiny_clip_is_trained_once_per_setting_and_loads_offline(tmp_path):
+    from stylegan_t.demo.pretrain_clip import ensure_demo_clip
+    from stylegan_t.models.open_clip_loader import load_open_clip
+
+    spec = ensure_demo_clip(tmp_path / "clip", steps=2, batch_size=8, layout="centered")
+    marker = tmp_path / "clip" / "demo_clip.json"
+    assert spec == f"local-dir:{tmp_path / 'clip'}" and json.loads(marker.read_text())["params"]["layout"] == "centered"
+    stamp = marker.stat().st_mtime_ns
+    assert ensure_demo_clip(tmp_path / "clip", steps=2, batch_size=8, layout="centered") == spec
+    assert marker.stat().st_mtime_ns == stamp  # reused, not retrained
+    ensure_demo_clip(tmp_path / "clip", steps=2, batch_size=8, layout="positions")
+    assert json.loads(marker.read_text())["params"]["layout"] == "positions"  # other data: retrained
+    model, tokenizer = load_open_clip(spec, None)
+    assert model.encode_text(tokenizer(["a red circle"])).shape == (1, 64)

@@ -1,4 +1,4 @@
-"""``stylegan-t demo [--out DIR] [--layout centered|positions] [--quick] [section.key=value ...]``."""
+"""``stylegan-t demo [--out DIR] [--layout positions|centered] [--quick] [section.key=value ...]``."""
 from __future__ import annotations
 
 import argparse
@@ -8,8 +8,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="recipe overrides for the demo recipe, e.g. run.total_kimg=20")
     parser.add_argument("--out", default="runs/demo", help="run folder (data, samples, checkpoints, report)")
     parser.add_argument(
-        "--layout", default="centered", choices=["centered", "positions"],
-        help="centered: large shapes, captions name colour and shape; positions: five places, also named in captions",
+        "--layout", default="positions", choices=["positions", "centered"],
+        help="positions: five places, named in half of the captions; centered: large shapes near the middle",
     )
     parser.add_argument("--quick", action="store_true", help="a CI-sized run: a few iterations, same pipeline")
 

@@ -10,8 +10,8 @@ from .alignment import alignment_report, format_report
 from .pretrain_clip import ensure_demo_clip
 from .shards import ensure_demo_shards
 
-#: the scenes the demo trains on: large shapes near the middle, captions naming colour and shape
-DEFAULT_LAYOUT = "centered"
+#: the scenes the demo trains on: five places, captions naming colour and shape (and the place in half of them)
+DEFAULT_LAYOUT = "positions"
 
 
 def run_demo(
