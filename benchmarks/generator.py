@@ -59,7 +59,9 @@ def main() -> None:
         for batch in args.batch:
             for precision in args.precision:
                 for fused in (True, False):
-                    ips, peak = measure(G, batch=batch, device=device, precision=precision, fused=fused, iters=args.iters, warmup=args.warmup)
+                    ips, peak = measure(
+                        G, batch=batch, device=device, precision=precision, fused=fused, iters=args.iters, warmup=args.warmup
+                    )
                     name = "fused" if fused else "unfused"
                     print(f"{res:>5} {batch:>6} {precision:>5} {name:>8} {params:>10.1f} {ips:>10.1f} {peak:>9.0f}")
 

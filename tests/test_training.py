@@ -117,7 +117,8 @@ def test_periodic_metrics_during_training(tmp_path, shards):
     class TinyFeatures(torch.nn.Module):  # FID extractors receive uint8 images
         def __init__(self):
             super().__init__()
-            self.net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+            nn = torch.nn
+            self.net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
         def forward(self, x):
             return self.net(x.float() / 127.5 - 1)

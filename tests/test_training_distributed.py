@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from shard_helpers import write_test_shards
 
 SCRIPT = Path(__file__).with_name("distributed_fit.py")

@@ -49,7 +49,7 @@ def ensure_demo_clip(
     import open_clip
 
     folder = Path(folder)
-    params = {"steps": steps, "batch_size": batch_size, "seed": seed, "resolution": resolution, "lr": lr, "layout": layout, "version": VERSION}
+    params = dict(steps=steps, batch_size=batch_size, seed=seed, resolution=resolution, lr=lr, layout=layout, version=VERSION)
     marker = folder / "demo_clip.json"
     weights = folder / "open_clip_pytorch_model.bin"
     if marker.is_file() and weights.is_file() and json.loads(marker.read_text()).get("params") == params:
@@ -64,7 +64,8 @@ def ensure_demo_clip(
     rng = random.Random(seed)
     model.train()
     for _ in range(steps):
-        images, captions, truth = _batch([rng.randrange(10**7) for _ in range(batch_size)], seed=seed + 1, resolution=resolution, layout=layout)
+        indices = [rng.randrange(10**7) for _ in range(batch_size)]
+        images, captions, truth = _batch(indices, seed=seed + 1, resolution=resolution, layout=layout)
         x = ((images + 1) / 2 - mean) / std
         img_f = F.normalize(model.encode_image(x), dim=-1)
         txt_f = F.normalize(model.encode_text(tokenizer(captions)), dim=-1)
@@ -79,7 +80,8 @@ def ensure_demo_clip(
         sched.step()
     folder.mkdir(parents=True, exist_ok=True)
     config = json.loads((SHIPPED_CONFIGS / f"{CONFIG}.json").read_text())
-    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": config, "preprocess_cfg": {"mean": list(OPENAI_MEAN), "std": list(OPENAI_STD)}}))
+    preprocess = {"mean": list(OPENAI_MEAN), "std": list(OPENAI_STD)}
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": config, "preprocess_cfg": preprocess}))
     torch.save(model.state_dict(), weights)
     marker.write_text(json.dumps({"params": params, "final_loss": float(loss.detach())}))
     return f"local-dir:{folder}"

@@ -50,7 +50,9 @@ def run_demo(
         with torch.no_grad():
             return G(z.to(model.device), prompts, noise_mode="const")
 
-    report = alignment_report(generate, num_prompts=24 if quick else 96, exclude=recipe.run.sample_prompts, out_dir=out, with_position=layout == "positions")
+    report = alignment_report(
+        generate, num_prompts=24 if quick else 96, exclude=recipe.run.sample_prompts, out_dir=out, with_position=layout == "positions"
+    )
     report["kimg"] = model.kimg()
     (out / "alignment.json").write_text(json.dumps(report, indent=1))
     print()
