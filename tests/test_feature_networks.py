@@ -151,3 +151,34 @@ def test_presets_are_fresh_copies():
         feature_network_preset("vit-huge")
     with pytest.raises(ValueError, match="taps"):
         ViTFeatureNetwork("vit_small_patch16_224", taps=[7], timm_kwargs=feature_network_preset("vit-tiny").timm_kwargs)
+
+
+def test_open_clip_image_tower_as_feature_network(tmp_path):
+    """``kind: open_clip`` loads a CLIP folder offline, taps its blocks like the ViT, stays frozen, feeds D."""
+    import copy
+
+    from helpers import TINY_CLIP_CONFIG, write_tiny_clip_dir
+
+    from stylegan_t.models.discriminator import FeatureNetworkConfig
+    from stylegan_t.models.open_clip_loader import load_open_clip
+
+    config = copy.deepcopy(TINY_CLIP_CONFIG)
+    config["model_cfg"]["vision_cfg"].update(layers=2, patch_size=8)
+    spec = write_tiny_clip_dir(tmp_path / "clip", config=config)
+    net = build_feature_network(FeatureNetworkConfig(kind="open_clip", model=spec, taps=[0, 1]))
+    assert net.channels == {"0": 32, "1": 32, "2": 32} and net.input_size == 32
+    # The loaded tower is the saved one, not a fresh init.
+    clip, _ = load_open_clip(spec, None)
+    assert torch.equal(net.visual.conv1.weight, clip.visual.conv1.weight)
+    x = torch.rand(2, 3, 16, 16, requires_grad=True)  # any size: area-resized to 32
+    features = net(x * 2 - 1)
+    assert all(f.shape == (2, 32, 16) for f in features.values())  # 4x4 patch tokens, channels first
+    # Tap 1 differs from tap 0 (another block), and the patch tap is the embedding before any block.
+    assert not torch.allclose(features["0"], features["1"])
+    sum(f.square().mean() for f in features.values()).backward()
+    assert x.grad.abs().sum() > 0 and all(p.grad is None for p in net.parameters())
+    d_config = DiscriminatorConfig(feature_network=FeatureNetworkConfig(kind="open_clip", model=spec, taps=[0, 1]))
+    D = ProjectedDiscriminator(c_dim=8, config=d_config)
+    assert D(torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 8)).shape[0] == 4
+    with pytest.raises(ValueError, match="taps"):
+        build_feature_network(FeatureNetworkConfig(kind="open_clip", model=spec, taps=[5]))
