@@ -73,6 +73,21 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, shards)
     assert not torch.equal(a["generator.synthesis.b8.torgb.weight"], part.state_dict()["generator.synthesis.b8.torgb.weight"])
 
 
+def test_run_ending_between_checkpoints_keeps_its_last_steps(tmp_path, shards):
+    # 12 images per epoch, a checkpoint every 5 epochs: the 20-image run ends mid-epoch, far from any interval.
+    common = ("data.batches_per_epoch=3", "optim.batch_size=4", "optim.micro_batch_size=4", "run.checkpoint_every_epochs=5")
+    part, _ = fit(tiny_recipe(tmp_path / "part", shards["folder"], *common, "run.total_kimg=0.020"))
+    last = tmp_path / "part" / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, weights_only=True)
+    assert saved["stylegan_t"]["images_seen"] == part.images_seen == 20
+    a = part.state_dict()
+    assert all(torch.equal(a[k].cpu(), v) for k, v in saved["state_dict"].items())  # the final weights, not older ones
+    resumed, _ = fit(tiny_recipe(tmp_path / "part", shards["folder"], *common, "run.total_kimg=0.036"), resume=last)
+    assert resumed.images_seen == 36
+    assert torch.load(last, weights_only=True)["stylegan_t"]["images_seen"] == 36  # overwritten, no last-v1.ckpt
+    assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt"]
+
+
 def test_progressive_growing_freeze64(tmp_path, shards):
     low, _ = fit(tiny_recipe(tmp_path / "low", shards["folder"], "run.total_kimg=0.008"))
     ckpt = tmp_path / "low" / "checkpoints" / "last.ckpt"

@@ -71,6 +71,17 @@ class Throughput(L.Callback):
         module.log("img_s", (module.images_seen - self._seen) / seconds, prog_bar=True, on_step=True, batch_size=1)
 
 
+class FinalCheckpoint(L.Callback):
+    """Writes ``path`` (the run's ``last.ckpt``) when training ends, wherever it stopped: Lightning's
+    ``ModelCheckpoint`` only saves at its epoch interval, so a run ending mid-interval would lose its last steps."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_train_end(self, trainer, module) -> None:
+        trainer.save_checkpoint(self.path)  # collective: every rank calls it, the strategy decides who writes
+
+
 class StopAtKimg(L.Callback):
     """Stops training once ``total_kimg`` thousand images have been seen over all ranks."""
 

@@ -8,7 +8,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from .callbacks import SampleGrid, StopAtKimg, Throughput
+from .callbacks import FinalCheckpoint, SampleGrid, StopAtKimg, Throughput
 from .recipe import Recipe, recipe_to_yaml
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,9 @@ def build_trainer(recipe: Recipe, *, extra_callbacks: list[L.Callback] | None = 
             save_top_k=-1,
             save_last=True,
             save_on_train_epoch_end=True,
+            enable_version_counter=False,  # a resumed run overwrites last.ckpt instead of writing last-v1.ckpt
         ),
+        FinalCheckpoint(run_dir / "checkpoints" / "last.ckpt"),
     ]
     metrics = build_metrics_callback(recipe)
     if metrics is not None:
