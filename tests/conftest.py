@@ -32,6 +32,15 @@ def official_io(official_dir: Path) -> dict:
     return torch.load(official_dir / "official_io.pt")
 
 
+@pytest.fixture(scope="module")
+def single_thread():
+    """Many tiny ops: one intra-op thread is much faster on a shared, busy CPU (restored afterwards)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _deterministic_seed():
     torch.manual_seed(0)

@@ -7,14 +7,8 @@ from stylegan_t.convert.discriminator import discriminator_from_official, discri
 from stylegan_t.convert.generator import CheckpointMismatchError
 from stylegan_t.models.discriminator import DiscriminatorConfig, ProjectedDiscriminator, feature_network_preset
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Many tiny ops: one intra-op thread is much faster on a shared, busy CPU (restored afterwards)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: many tiny ops: one intra-op thread per module (conftest.single_thread)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 TOKENS = 196

@@ -10,14 +10,8 @@ from stylegan_t.augment import DiffAugment
 from stylegan_t.models.discriminator import DiscHead, DiscriminatorConfig, ProjectedDiscriminator, feature_network_preset
 from stylegan_t.nn.local_batchnorm import LocalBatchNorm1d, local_group_sizes
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Many tiny ops: one intra-op thread is much faster on a shared, busy CPU (restored afterwards)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: many tiny ops: one intra-op thread per module (conftest.single_thread)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 TOKENS = 3 * 16  # vit-tiny: 2 block taps + the patch tap, 16 tokens each

@@ -14,14 +14,8 @@ from stylegan_t.models.discriminator import (
 from stylegan_t.models.discriminator.feature_networks import IMAGENET_MEAN, IMAGENET_STD
 from stylegan_t.utils.local_files import MissingWeightsError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Many tiny ops: one intra-op thread is much faster on a shared, busy CPU (restored afterwards)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: many tiny ops: one intra-op thread per module (conftest.single_thread)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def tiny_vit(weights=None) -> ViTFeatureNetwork:

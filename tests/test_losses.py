@@ -16,14 +16,8 @@ from stylegan_t.losses import (
 )
 from stylegan_t.losses.clip_guidance import CLIPGuidance, spherical_distance
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Many tiny ops: one intra-op thread is much faster on a shared, busy CPU (restored afterwards)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: many tiny ops: one intra-op thread per module (conftest.single_thread)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_hinge_and_nonsaturating_losses():

@@ -27,7 +27,6 @@ from typing import Any, Iterator
 METRICS = ("fid", "clip_score")
 DEFAULT_CLIP_MODEL = "ViT-g-14"
 DEFAULT_CLIP_PRETRAINED = "laion2b_s12b_b42k"  # the original StyleGAN-T's CLIP-score model
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 SHARD_IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")  # image members of a shard sample, first match wins
 FID_DIMS = (64, 192, 768, 2048)
 PROG = "stylegan-t eval"
@@ -192,21 +191,6 @@ def _uint8_image(data: bytes, resolution: int):
     return torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1)
 
 
-def _sidecar_caption(path: Path) -> str | None:
-    sidecar = path.with_suffix(".txt")
-    if not sidecar.is_file():
-        return None
-    return sidecar.read_text(encoding="utf-8", errors="replace").strip() or None
-
-
-def is_image_folder(real: str) -> bool:
-    """A local folder holding images and no ``.tar`` shards."""
-    folder = Path(real).expanduser()
-    if not folder.is_dir() or any(folder.glob("*.tar")):
-        return False
-    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*"))
-
-
 def iter_reals(
     real: str, *, resolution: int, decode: bool, caption_key: str, counts: RealCounts
 ) -> Iterator[tuple[Any, str | None]]:
@@ -216,7 +200,8 @@ def iter_reals(
     Unreadable samples are counted in ``counts`` and left out; images without caption are kept.
     """
     from ..data.decode import CorruptSample, MissingCaption, decode_caption, find_image
-    from ..data.sources import expand_urls, read_tar_samples
+    from ..data.folder import sidecar_caption
+    from ..data.sources import IMAGE_SUFFIXES, expand_urls, is_image_folder, read_tar_samples
 
     def decoded(data: bytes):
         return _uint8_image(data, resolution) if decode else None
@@ -229,7 +214,7 @@ def iter_reals(
             except (CorruptSample, OSError):
                 counts.unreadable += 1
                 continue
-            yield image, _sidecar_caption(path)
+            yield image, sidecar_caption(path) or None
         return
 
     shards = expand_urls(real)

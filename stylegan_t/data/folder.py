@@ -19,13 +19,18 @@ from .sources import IMAGE_SUFFIXES
 log = logging.getLogger("stylegan_t.data")
 
 
+def sidecar_caption(image_path: Path) -> str:
+    """The stripped text of ``image_path``'s sidecar ``.txt`` (``cat.jpg`` -> ``cat.txt``); "" when absent."""
+    sidecar = image_path.with_suffix(".txt")
+    return sidecar.read_text(encoding="utf-8", errors="replace").strip() if sidecar.is_file() else ""
+
+
 def find_captioned_images(root: str | Path) -> tuple[list[tuple[Path, str]], list[Path]]:
     """(image, caption) pairs under ``root`` (recursive, sorted), and the images lacking a caption."""
     pairs: list[tuple[Path, str]] = []
     missing: list[Path] = []
     for path in sorted(p for p in Path(root).expanduser().rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
-        sidecar = path.with_suffix(".txt")
-        caption = sidecar.read_text(encoding="utf-8", errors="replace").strip() if sidecar.is_file() else ""
+        caption = sidecar_caption(path)
         if caption:
             pairs.append((path, caption))
         else:
