@@ -35,6 +35,19 @@ def test_prompts_through_text_encoder(tiny_clip):
         G.mapping(torch.randn(3, 64), ["one", "two"])
 
 
+def test_text_scale_multiplies_only_the_text_part_of_w():
+    G1 = Generator(tiny_config()).eval()
+    G3 = Generator(tiny_config(text_scale=3.0)).eval()
+    G3.load_state_dict(G1.state_dict())  # no new parameters: the same weights fit both
+    z, c = torch.randn(2, 64), torch.nn.functional.normalize(torch.randn(2, 16), dim=1)
+    w1, w3 = G1.mapping(z, c), G3.mapping(z, c)
+    assert torch.equal(w1[..., :64], w3[..., :64])
+    assert torch.allclose(w3[..., 64:], 3 * w1[..., 64:])
+    assert GeneratorConfig.from_dict(G3.config.to_dict()).text_scale == 3.0  # stored with checkpoints
+    with pytest.raises(ValueError, match="text_scale"):
+        Generator(tiny_config(text_scale=0.0))
+
+
 def test_gradients_reach_every_trainable_parameter(tiny_clip):
     G = Generator(tiny_config(16, tiny_clip)).train()
     params = G.set_train_mode("all")

@@ -42,6 +42,9 @@ class GeneratorConfig:
     conv_clamp: Optional[float] = 256.0
     gn_groups: int = 32
     layer_scale_init: float = 1e-5
+    #: factor on the (unit-norm) text features inside ``w``; 1 in the paper. The z part of ``w`` has norm
+    #: ~sqrt(z_dim), so a larger factor lets short runs (the CPU demo) follow the caption sooner.
+    text_scale: float = 1.0
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
 
     def synthesis_settings(self) -> dict[str, int]:

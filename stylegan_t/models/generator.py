@@ -54,6 +54,7 @@ class Generator(nn.Module):
             num_layers=config.mapping_layers,
             lr_multiplier=config.mapping_lr_multiplier,
             x_avg_beta=config.x_avg_beta,
+            text_scale=config.text_scale,
             text_encoder=text_encoder,
             text_dim=self.c_dim,
         )

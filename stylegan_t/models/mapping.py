@@ -1,4 +1,5 @@
-"""Mapping network (SPEC: "Mapping network"): ``w = concat(MLP(z / rms(z)), t)`` broadcast to all layers."""
+"""Mapping network (SPEC: "Mapping network"): ``w = concat(MLP(z / rms(z)), text_scale * t)`` broadcast to all layers
+(``text_scale`` 1 as in the paper unless a recipe sets it)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ class MappingNetwork(nn.Module):
         num_layers: int = 2,
         lr_multiplier: float = 0.01,
         x_avg_beta: float = 0.995,
+        text_scale: float = 1.0,
         text_encoder: TextEncoder | None = None,
         text_dim: int | None = None,
     ) -> None:
@@ -40,6 +42,9 @@ class MappingNetwork(nn.Module):
         self.z_dim = z_dim
         self.num_ws = num_ws
         self.x_avg_beta = x_avg_beta
+        if not text_scale > 0:
+            raise ValueError(f"text_scale must be positive, got {text_scale}")
+        self.text_scale = float(text_scale)
         self.text_encoder = text_encoder
         self.c_dim = text_encoder.dim if text_encoder is not None else int(text_dim)
         self.w_dim = z_dim + self.c_dim
@@ -75,5 +80,5 @@ class MappingNetwork(nn.Module):
         t = self.encode_text(c).to(device=x.device, dtype=x.dtype)
         if t.shape[0] != x.shape[0]:
             raise ValueError(f"got {x.shape[0]} latents but {t.shape[0]} prompts/features")
-        w = torch.cat([x, t], dim=1)
+        w = torch.cat([x, t * self.text_scale], dim=1)
         return w.unsqueeze(1).repeat(1, self.num_ws, 1)
