@@ -38,7 +38,7 @@ def run_demo(
         f"loss.clip_model={clip}",
     ]
     if quick:
-        settings += ["run.total_kimg=0.128", "run.sample_every_kimg=0.064", "data.batches_per_epoch=2", "data.num_workers=0"]
+        settings += ["run.total_kimg=0.064", "run.sample_every_kimg=0.032", "data.batches_per_epoch=2", "data.num_workers=0"]
     recipe = load_recipe("demo", settings + list(overrides or []))
     model, trainer = fit(recipe)
     if trainer.global_rank != 0:
