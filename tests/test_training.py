@@ -175,3 +175,20 @@ def test_mismatch_term_adds_real_images_under_wrong_captions(tmp_path, shards):
         expected = d_hinge_loss(D(real, c), D(fake, c)) + 0.5 * d_mismatch_loss(D(real, wrong), keep)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert keep.tolist() == [True, True, False, True]  # the same caption is no negative
+
+
+def test_clip_guidance_changes_the_generator_update_and_stays_frozen(tmp_path, shards, tiny_clip):
+    # One iteration from the same seed with and without the CLIP term: only G's update differs.
+    common = ("run.total_kimg=0.008", "run.sample_every_kimg=1", f"loss.clip_model={tiny_clip}")
+    plain, _ = fit(tiny_recipe(tmp_path / "plain", shards["folder"], *common))
+    guided, trainer = fit(tiny_recipe(tmp_path / "guided", shards["folder"], *common, "loss.clip_weight=0.5"))
+    assert plain.clip_guidance is None and guided.clip_guidance is not None
+    assert trainer.callback_metrics["loss_clip"] > 0
+    clip_params = list(guided.clip_guidance.parameters())
+    assert clip_params and all(not p.requires_grad and p.grad is None for p in clip_params)
+    in_opt = {id(p) for opt in guided.optimizers() for group in opt.param_groups for p in group["params"]}
+    assert not any(id(p) in in_opt for p in clip_params)
+    g_plain, g_guided = plain.generator.state_dict(), guided.generator.state_dict()
+    d_plain, d_guided = plain.discriminator.state_dict(), guided.discriminator.state_dict()
+    assert all(torch.equal(d_plain[k], d_guided[k]) for k in d_plain)  # the D step comes first: identical
+    assert not all(torch.equal(g_plain[k], g_guided[k]) for k in g_plain)
