@@ -79,7 +79,8 @@ class FinalCheckpoint(L.Callback):
         self.path = Path(path)
 
     def on_train_end(self, trainer, module) -> None:
-        trainer.save_checkpoint(self.path)  # collective: every rank calls it, the strategy decides who writes
+        # Full state (optimizers too, so runs resume from it). Collective: every rank calls it, the strategy writes.
+        trainer.save_checkpoint(self.path, weights_only=False)
 
 
 class StopAtKimg(L.Callback):
