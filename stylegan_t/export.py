@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from .errors import CheckpointError
 from .models.config import GeneratorConfig
 from .models.generator import Generator
 
@@ -39,7 +40,7 @@ EXPECTED = (
 )
 
 
-class CheckpointLoadError(ValueError):
+class CheckpointLoadError(CheckpointError):
     """A file that is not (or not a readable) stylegan_t generator checkpoint or export."""
 
 

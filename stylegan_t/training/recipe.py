@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ..data.config import DataConfig
+from ..errors import RecipeError
 from ..models.config import GeneratorConfig
 from ..models.discriminator import DiscriminatorConfig
 
@@ -100,10 +101,6 @@ class Recipe:
     trainer: Dict[str, Any] = field(
         default_factory=lambda: {"accelerator": "auto", "devices": "auto", "precision": "32-true", "strategy": "auto"}
     )
-
-
-class RecipeError(ValueError):
-    """A recipe file or override is invalid: the message names the key and what is valid."""
 
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"

@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import MissingWeightsError
 
-class MissingWeightsError(FileNotFoundError):
-    """A pretrained weights file that must come from local disk is not there."""
+__all__ = ["MissingWeightsError", "require_local_file"]
 
 
 def require_local_file(path: str | os.PathLike, *, what: str, how: str) -> Path:
