@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("stylegan_t.cli.eval", "compute FID / CLIP score over truncation values"),
     "make-shards": ("stylegan_t.cli.make_shards", "write WebDataset shards from images with captions"),
     "check-shards": ("stylegan_t.cli.check_shards", "report unreadable or caption-less samples per shard"),
+    "serve": ("stylegan_t.cli.serve", "a browser playground and JSON/HTTP API: prompt, seed, truncation, interpolation"),
 }
 
 
