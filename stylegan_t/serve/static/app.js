@@ -4,8 +4,11 @@
 
 const DEBOUNCE_MS = 150;
 const $ = (id) => document.getElementById(id);
-// Exposed for scripts and the browser test: timings[i] = {editToShownMs, serverMs, requestMs}.
-const playground = { timings: [], shown: 0, errors: 0, controller: null, timer: null, lastEditAt: 0, url: null };
+// Exposed for scripts and the browser test: timings[i] = {editToShownMs, serverMs, requestMs};
+// pending is true from an edit until the image (or error) for the latest edit is on the page.
+const playground = {
+  timings: [], shown: 0, errors: 0, pending: false, edits: 0, controller: null, timer: null, lastEditAt: 0, url: null,
+};
 window.playground = playground;
 
 function commonParams() {
@@ -57,8 +60,13 @@ function download(url, name) {
   a.remove();
 }
 
+function settled(edit) {
+  if (edit === playground.edits) playground.pending = false;
+}
+
 async function update() {
   const editAt = playground.lastEditAt;
+  const edit = playground.edits;
   if (playground.controller) playground.controller.abort();  // a newer edit supersedes the request in flight
   const controller = new AbortController();
   playground.controller = controller;
@@ -67,10 +75,13 @@ async function update() {
   try {
     const { blob, serverMs } = await post("/api/generate", body, controller.signal);
     const url = URL.createObjectURL(blob);
+    const next = new Image();  // decode off screen first: a superseded image never reaches the page
+    next.src = url;
+    await next.decode();
+    if (controller.signal.aborted) { URL.revokeObjectURL(url); return; }
     const img = $("image");
     img.src = url;
     await img.decode();
-    if (controller.signal.aborted) { URL.revokeObjectURL(url); return; }
     if (playground.url) URL.revokeObjectURL(playground.url);
     playground.url = url;
     const shownAt = performance.now();
@@ -81,14 +92,18 @@ async function update() {
     $("error").hidden = true;
     $("save-png").disabled = false;
     $("status").textContent = `generated in ${serverMs.toFixed(0)} ms · shown ${timing.editToShownMs.toFixed(0)} ms after the last edit`;
+    settled(edit);
   } catch (err) {
     if (err.name === "AbortError" || controller.signal.aborted) return;
     showError(err.message);
+    settled(edit);
   }
 }
 
 function schedule() {
   playground.lastEditAt = performance.now();
+  playground.edits += 1;
+  playground.pending = true;
   $("psi-value").textContent = Number($("psi").value).toFixed(2);
   $("alpha-value").textContent = Number($("alpha").value).toFixed(2);
   clearTimeout(playground.timer);
@@ -119,7 +134,7 @@ async function showGrid() {
     img.src = URL.createObjectURL(blob);
     img.hidden = false;
     $("error").hidden = true;
-    $("status").textContent = `grid generated in ${serverMs.toFixed(0)} ms`;
+    $("grid-status").textContent = `${body.seeds}: generated in ${serverMs.toFixed(0)} ms`;
   } catch (err) {
     showError(err.message);
   }
