@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -186,6 +187,33 @@ def test_abandoned_connections_do_not_stop_the_server(server):
         s.sendall(b"\x00\x01 hello\r\n\r\n")
         s.recv(1000)
     assert png(server, prompt="after", seed=2)
+
+
+def test_abandoned_request_skips_the_model(server, monkeypatch):
+    """A request whose client hung up while it waited for the model (a superseded edit) is not generated."""
+    engine, prompts = server.engine, []
+    entered, done = threading.Event(), threading.Event()
+    frames, generate = engine._frames, engine.generate
+    monkeypatch.setattr(engine, "_frames", lambda p, alphas: prompts.append(p.prompt) or frames(p, alphas))
+
+    def traced(p, cancelled=None):
+        entered.set()
+        try:
+            return generate(p, cancelled)
+        finally:
+            done.set()
+
+    monkeypatch.setattr(engine, "generate", traced)
+    body = json.dumps({"prompt": "gone", "seed": 1}).encode()
+    with engine.lock:  # the model is busy
+        s = socket.create_connection(server.server_address[:2])
+        s.sendall(b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        assert entered.wait(30)
+        s.close()  # the page aborted it
+        time.sleep(0.2)
+    assert done.wait(30)
+    assert prompts == []
+    assert png(server, prompt="after", seed=2) and prompts == ["after"]
 
 
 def test_cancelled_requests_skip_the_model(server):
