@@ -87,7 +87,7 @@ def test_interpolation_ends_and_middle(server):
     assert png(server, **base, prompt2="a blue ball", alpha=0) == png(server, **base)
     assert png(server, **base, prompt2="a blue ball", alpha=1) == png(server, **{**base, "prompt": "a blue ball"})
     assert png(server, **base, seed2=9, alpha=1) == png(server, **{**base, "seed": 9})
-    # The middle of a prompt interpolation is the pipeline's (x fixed, t lerped; arXiv 2301.09515 Sec. 3).
+    # The middle of a prompt interpolation is the pipeline's (x fixed, t lerped: the prompt interpolation of arXiv 2301.09515).
     frames = pipe.interpolate_prompts("a red cube", "a blue ball", 1, 3, truncation_psi=0.8, output_type="tensor")
     expected = to_uint8(frames[1]).permute(1, 2, 0).reshape(-1, 3).to(torch.int16)
     middle = pixels(png(server, **base, prompt2="a blue ball", alpha=0.5))

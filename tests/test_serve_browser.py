@@ -184,8 +184,9 @@ def test_measure_latency_after_typing(browser):
             browser.find_element("id", "show-grid").click()
             from selenium.webdriver.support.ui import WebDriverWait
 
-            WebDriverWait(browser, 60).until(lambda d: d.find_element("id", "grid").is_displayed())
-            browser.execute_script("return document.getElementById('grid').decode()")
+            grid_ready = "const g = document.getElementById('grid'); return !g.hidden && g.complete && g.naturalWidth > 0"
+            WebDriverWait(browser, 60).until(lambda d: d.execute_script(grid_ready))
+            browser.set_window_size(840, 760)
             browser.save_screenshot(shot)
     finally:
         server.shutdown()

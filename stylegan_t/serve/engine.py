@@ -1,6 +1,6 @@
 """The playground's model side: one generator loaded once, a lock around it, requests -> PIL images.
 
-Interpolation follows arXiv 2301.09515 (Sec. 3, "latent space"): ``w = [x, t]`` with ``x = f(z)`` the
+Interpolation follows arXiv 2301.09515 (its prompt interpolation): ``w = [x, t]`` with ``x = f(z)`` the
 mapped (and truncated) latent and ``t`` the text feature. Between two prompts ``t`` moves linearly
 while ``x`` stays; between two seeds ``z`` moves by slerp, as in :meth:`StyleGANTPipeline.interpolate_seeds`.
 """
@@ -18,7 +18,8 @@ import torch
 from .params import GenerateParams, GifParams, GridParams, styled
 
 Cancelled = Callable[[], bool] | None  # asked once the lock is held: True skips the work (a stale request)
-FEATURE_CACHE_SIZE = 256  # prompts whose text features are kept (typing revisits the same prefixes)
+FEATURE_CACHE_SIZE = 256
+GIF_BATCH = 16  # GIF frames per forward pass  # prompts whose text features are kept (typing revisits the same prefixes)
 
 
 def load_pipeline(path: str | os.PathLike, *, device: str | None = None, text_encoder: str | None = None):
@@ -117,7 +118,8 @@ class PlaygroundEngine:
     def gif(self, p: GifParams, cancelled: Cancelled = None) -> tuple[bytes | None, float]:
         """An animated GIF (looping) of ``frames`` images from alpha 0 to 1, both ends included."""
         alphas = torch.linspace(0, 1, p.frames).tolist()
-        frames, ms = self._locked(lambda: self._frames(p, alphas), cancelled)
+        chunks = range(0, len(alphas), GIF_BATCH)
+        frames, ms = self._locked(lambda: [f for i in chunks for f in self._frames(p, alphas[i : i + GIF_BATCH])], cancelled)
         if frames is None:
             return None, ms
         buf = io.BytesIO()
