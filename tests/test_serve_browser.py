@@ -131,6 +131,28 @@ def test_type_prompt_then_drag_interpolation_slider(browser, server):
     assert moved == api_pixels(server, prompt="a red cube", prompt2="a blue ball", alpha=1.0, seed=0)
 
 
+def test_gif_and_grid_buttons(browser, server, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    browser.get(server.url)
+    type_into(browser, "prompt", "a red cube")
+    type_into(browser, "seed2", "5")
+    settle(browser)
+    type_into(browser, "frames", "4", clear=True)
+    browser.find_element("id", "save-gif").click()
+    WebDriverWait(browser, 60).until(lambda d: "GIF rendered" in d.find_element("id", "status").text)
+    WebDriverWait(browser, 30).until(lambda d: list(tmp_path.glob("*.gif")))
+    gif = Image.open(next(tmp_path.glob("*.gif")))
+    assert gif.n_frames == 4 and gif.size == (RES, RES)
+    browser.find_element("id", "save-png").click()
+    WebDriverWait(browser, 30).until(lambda d: list(tmp_path.glob("*.png")))
+    assert Image.open(next(tmp_path.glob("*.png"))).size == (RES, RES)
+    browser.find_element("id", "show-grid").click()  # seeds 0-7, 8 per row
+    ready = "const g = document.getElementById('grid'); return !g.hidden && g.complete ? [g.naturalWidth, g.naturalHeight] : null"
+    assert WebDriverWait(browser, 60).until(lambda d: d.execute_script(ready)) == [8 * RES, RES]
+
+
 def test_bad_input_shows_message_in_page(browser, server):
     browser.get(server.url)
     type_into(browser, "prompt", "a green ring")
