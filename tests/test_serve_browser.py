@@ -166,6 +166,12 @@ def test_bad_input_shows_message_in_page(browser, server):
     type_into(browser, "prompt", "a green ring again")  # the server kept serving; the message goes away
     settle(browser)
     assert not error.is_displayed()
+    type_into(browser, "seed", "", clear=True)
+    settle(browser)
+    assert error.is_displayed() and "seed must be an integer, got nothing" in error.text
+    type_into(browser, "seed", "0")
+    settle(browser)
+    assert not error.is_displayed()
     assert browser.execute_script(PIXELS_JS, "image") == api_pixels(server, prompt="a green ring again", seed=0)
 
 

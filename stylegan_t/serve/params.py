@@ -127,7 +127,8 @@ def _int(value: Any, key: str, *, lo: int, hi: int) -> int:
     elif isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise RequestError(f"{key} must be an integer, got {value!r}", field=key)
+        got = "nothing" if isinstance(value, str) and not value.strip() else repr(value)
+        raise RequestError(f"{key} must be an integer, got {got}", field=key)
     if not lo <= value <= hi:
         raise RequestError(f"{key} must be in [{lo}, {hi}], got {value}", field=key)
     return value

@@ -20,10 +20,15 @@ function commonParams() {
   };
 }
 
+// A number box's text as typed; the server validates it and explains what is wrong.
+function numberText(id) {
+  return $(id).validity.badInput ? "(not a number)" : $(id).value;
+}
+
 function pairParams() {
-  const p = { ...commonParams(), seed: $("seed").value };
+  const p = { ...commonParams(), seed: numberText("seed") };
   if ($("prompt2").value.trim()) p.prompt2 = $("prompt2").value;
-  if ($("seed2").value !== "" || $("seed2").validity.badInput) p.seed2 = $("seed2").value;
+  if (numberText("seed2") !== "") p.seed2 = numberText("seed2");
   return p;
 }
 
@@ -111,7 +116,7 @@ function schedule() {
 }
 
 async function saveGif() {
-  const body = { ...pairParams(), frames: $("frames").value, fps: 12 };
+  const body = { ...pairParams(), frames: numberText("frames"), fps: 12 };
   $("status").textContent = "rendering GIF…";
   try {
     const { blob, serverMs } = await post("/api/gif", body);
