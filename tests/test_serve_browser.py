@@ -214,7 +214,7 @@ def test_measure_latency_after_typing(browser):
 
             grid_ready = "const g = document.getElementById('grid'); return !g.hidden && g.complete && g.naturalWidth > 0"
             WebDriverWait(browser, 60).until(lambda d: d.execute_script(grid_ready))
-            browser.set_window_size(840, 760)
+            browser.set_window_size(860, 900)
             browser.save_screenshot(shot)
     finally:
         server.shutdown()
