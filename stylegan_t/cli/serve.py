@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"stylegan-t serve: cannot listen on {args.host}:{args.port}: {err.strerror or err}")
     print(f"loaded {args.path}: {pipe}")
     print(f"playground at {server.url}  (Ctrl+C to stop)", flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"note: listening on {args.host}, not only this machine; the playground has no authentication", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
