@@ -1,4 +1,4 @@
-"""DiffAugment (Zhao et al., 2020) and the random crop before the discriminator (SPEC "Discriminator (projected)").
+"""DiffAugment (Zhao et al., 2020) and the random crop before the discriminator (arXiv 2301.09515, Sec. 3.2).
 
 Policies: ``color`` (brightness + U(-0.5, 0.5), saturation x U(0, 2), contrast x U(0.5, 1.5)),
 ``translation`` (up to 1/8 of the size, zero padding), ``cutout`` (one square of 1/5 of the size).
@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from .images import random_crop as crop_window
 
 
 def _uniform(x: torch.Tensor) -> torch.Tensor:
@@ -83,7 +85,8 @@ def parse_policy(policy: str) -> list[str]:
 
 
 class DiffAugment(nn.Module):
-    """Differentiable augmentation of ``[B, C, H, W]`` images by a comma-separated policy (SPEC: DiffAugment).
+    """Differentiable augmentation of ``[B, C, H, W]`` images by a comma-separated policy (the original release's
+    policy is ``color,translation,cutout``).
 
     Applied whenever called (the discriminator calls it in training mode only); ``""`` is the identity.
     """
@@ -102,16 +105,15 @@ class DiffAugment(nn.Module):
         return f"policy={','.join(self.policy)!r}"
 
 
-def random_crop(x: torch.Tensor, size: int, *, p: float = 0.5) -> torch.Tensor:
+def random_crop(x: torch.Tensor, size: int, *, p: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:
     """With probability ``p``, one random ``size x size`` window for the whole batch, if the images are larger.
 
-    SPEC: images larger than 224 get a random 224 crop with probability 0.5 before the feature network.
+    Images larger than the feature network's 224 input get a random 224 crop with probability 0.5 before it
+    (arXiv 2301.09515, Sec. 3.2; the probability is the original release's).
     """
     h, w = x.shape[-2:]
     if (h <= size and w <= size) or p <= 0:
         return x
-    if p < 1 and torch.rand(()).item() >= p:
+    if p < 1 and torch.rand((), generator=generator).item() >= p:
         return x
-    top = int(torch.randint(0, max(h - size, 0) + 1, ()).item())
-    left = int(torch.randint(0, max(w - size, 0) + 1, ()).item())
-    return x[..., top : top + size, left : left + size]
+    return crop_window(x, size, generator=generator)

@@ -1,4 +1,4 @@
-"""Image-text batches streamed from WebDataset tar shards, safe under DDP (SCALING-NOTES: WebDataset).
+"""Image-text batches streamed from WebDataset tar shards, safe under DDP (docs/data.md).
 
 Per epoch and per (rank, worker) "slot", for each source: shard list -> permutation seeded by seed + epoch
 (the same on every rank) -> this slot's disjoint share -> tar members -> shuffle buffer of *raw*

@@ -14,6 +14,7 @@ import lightning as L
 import torch
 
 from ..data.batch import Batch, DataCounts
+from ..latents import seed_latents
 from ..losses import d_hinge_loss, d_mismatch_loss, g_nonsaturating_loss, mismatched_conditions
 from ..losses.blur import blur_images, blur_sigma
 from ..models.discriminator import ProjectedDiscriminator
@@ -74,7 +75,8 @@ class StyleGANT(L.LightningModule):
 
         Shards the synthesis blocks, the mapping MLP and the discriminator heads of G, its EMA copy and D
         over the data-parallel mesh; frozen networks (text encoder, feature network, CLIP) stay unsharded.
-        ``reshard_after_forward=True`` is required with two optimizers (SCALING-NOTES).
+        ``reshard_after_forward=True`` is required with two optimizers: otherwise parameters unsharded while G
+        was toggled off keep ``requires_grad=False`` and the G step fails.
         """
         if getattr(self, "_configured", False):
             return
@@ -296,7 +298,7 @@ class StyleGANT(L.LightningModule):
     def sample(self, prompts: list[str], seeds: list[int], *, truncation_psi: float = 1.0, ema: bool = True) -> torch.Tensor:
         """Images [len(prompts) * len(seeds), C, R, R] for every (prompt, seed), prompt-major, from the EMA generator."""
         G = self.generator_ema.module if ema else self.generator
-        zs = torch.stack([torch.randn(G.z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds]).to(self.device)
+        zs = seed_latents(seeds, G.z_dim, self.device)
         out = []
         for prompt in prompts:
             out.append(G(zs, [prompt] * len(seeds), truncation_psi=truncation_psi, noise_mode="const"))
