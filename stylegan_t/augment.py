@@ -2,7 +2,8 @@
 
 Policies: ``color`` (brightness + U(-0.5, 0.5), saturation x U(0, 2), contrast x U(0.5, 1.5)),
 ``translation`` (up to 1/8 of the size, zero padding), ``cutout`` (one square of 1/5 of the size).
-Every op is differentiable in the images and draws its random numbers per sample from torch's RNG.
+Every op is differentiable in the images and draws its random numbers per sample from the ``generator``
+it is given (on the images' device), or from torch's global RNG without one.
 """
 from __future__ import annotations
 
@@ -13,39 +14,41 @@ from torch import nn
 
 from .images import random_crop as crop_window
 
+Gen = torch.Generator | None
 
-def _uniform(x: torch.Tensor) -> torch.Tensor:
+
+def _uniform(x: torch.Tensor, generator: Gen = None) -> torch.Tensor:
     """One U(0, 1) value per sample, shaped ``[B, 1, 1, 1]`` in ``x``'s dtype."""
-    return torch.rand(x.shape[0], 1, 1, 1, device=x.device).to(x.dtype)
+    return torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=generator).to(x.dtype)
 
 
-def rand_brightness(x: torch.Tensor) -> torch.Tensor:
+def rand_brightness(x: torch.Tensor, generator: Gen = None) -> torch.Tensor:
     """``x + U(-0.5, 0.5)``."""
-    return x + (_uniform(x) - 0.5)
+    return x + (_uniform(x, generator) - 0.5)
 
 
-def rand_saturation(x: torch.Tensor) -> torch.Tensor:
+def rand_saturation(x: torch.Tensor, generator: Gen = None) -> torch.Tensor:
     """Distance to the per-pixel channel mean scaled by ``U(0, 2)``."""
     mean = x.mean(dim=1, keepdim=True)
-    return (x - mean) * (_uniform(x) * 2) + mean
+    return (x - mean) * (_uniform(x, generator) * 2) + mean
 
 
-def rand_contrast(x: torch.Tensor) -> torch.Tensor:
+def rand_contrast(x: torch.Tensor, generator: Gen = None) -> torch.Tensor:
     """Distance to the per-image mean scaled by ``U(0.5, 1.5)``."""
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) * (_uniform(x) + 0.5) + mean
+    return (x - mean) * (_uniform(x, generator) + 0.5) + mean
 
 
 def _shift_range(size: int, ratio: float) -> int:
     return int(size * ratio + 0.5)
 
 
-def rand_translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
+def rand_translation(x: torch.Tensor, generator: Gen = None, ratio: float = 0.125) -> torch.Tensor:
     """Shift each image by integers in ``[-round(ratio*H), round(ratio*H)]`` (same for W); vacated pixels are 0."""
     b, c, h, w = x.shape
     sy, sx = _shift_range(h, ratio), _shift_range(w, ratio)
-    dy = torch.randint(-sy, sy + 1, (b, 1, 1), device=x.device)
-    dx = torch.randint(-sx, sx + 1, (b, 1, 1), device=x.device)
+    dy = torch.randint(-sy, sy + 1, (b, 1, 1), device=x.device, generator=generator)
+    dx = torch.randint(-sx, sx + 1, (b, 1, 1), device=x.device, generator=generator)
     src_y = torch.arange(h, device=x.device).view(1, h, 1) + dy  # output pixel (i, j) reads input (i + dy, j + dx)
     src_x = torch.arange(w, device=x.device).view(1, 1, w) + dx
     inside = (src_y >= 0) & (src_y < h) & (src_x >= 0) & (src_x < w)
@@ -54,13 +57,13 @@ def rand_translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
     return moved * inside.unsqueeze(1).to(x.dtype)
 
 
-def rand_cutout(x: torch.Tensor, ratio: float = 0.2) -> torch.Tensor:
+def rand_cutout(x: torch.Tensor, generator: Gen = None, ratio: float = 0.2) -> torch.Tensor:
     """Zero one ``round(ratio*H) x round(ratio*W)`` square per image, centred anywhere (clipped at the border)."""
     b, _, h, w = x.shape
     ch, cw = _shift_range(h, ratio), _shift_range(w, ratio)
     # Centres as in DiffAugment: offsets in [0, size + (1 - side % 2)), square starts at offset - side // 2.
-    top = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device) - ch // 2
-    left = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=x.device) - cw // 2
+    top = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device, generator=generator) - ch // 2
+    left = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=x.device, generator=generator) - cw // 2
     rows = torch.arange(h, device=x.device).view(1, h, 1)
     cols = torch.arange(w, device=x.device).view(1, 1, w)
     hole = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
@@ -68,7 +71,7 @@ def rand_cutout(x: torch.Tensor, ratio: float = 0.2) -> torch.Tensor:
 
 
 #: policy name -> ops applied in order
-POLICIES: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], ...]] = {
+POLICIES: dict[str, tuple[Callable[[torch.Tensor, Gen], torch.Tensor], ...]] = {
     "color": (rand_brightness, rand_saturation, rand_contrast),
     "translation": (rand_translation,),
     "cutout": (rand_cutout,),
@@ -95,10 +98,11 @@ class DiffAugment(nn.Module):
         super().__init__()
         self.policy = parse_policy(policy)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: Gen = None) -> torch.Tensor:
+        """Apply the policy's ops in order, drawing from ``generator`` (torch's global RNG without one)."""
         for name in self.policy:
             for op in POLICIES[name]:
-                x = op(x)
+                x = op(x, generator)
         return x
 
     def extra_repr(self) -> str:
