@@ -14,26 +14,26 @@ from torch import nn
 
 from .images import random_crop as crop_window
 
-Gen = torch.Generator | None
+MaybeGenerator = torch.Generator | None
 
 
-def _uniform(x: torch.Tensor, generator: Gen = None) -> torch.Tensor:
+def _uniform(x: torch.Tensor, generator: MaybeGenerator = None) -> torch.Tensor:
     """One U(0, 1) value per sample, shaped ``[B, 1, 1, 1]`` in ``x``'s dtype."""
     return torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=generator).to(x.dtype)
 
 
-def rand_brightness(x: torch.Tensor, generator: Gen = None) -> torch.Tensor:
+def rand_brightness(x: torch.Tensor, generator: MaybeGenerator = None) -> torch.Tensor:
     """``x + U(-0.5, 0.5)``."""
     return x + (_uniform(x, generator) - 0.5)
 
 
-def rand_saturation(x: torch.Tensor, generator: Gen = None) -> torch.Tensor:
+def rand_saturation(x: torch.Tensor, generator: MaybeGenerator = None) -> torch.Tensor:
     """Distance to the per-pixel channel mean scaled by ``U(0, 2)``."""
     mean = x.mean(dim=1, keepdim=True)
     return (x - mean) * (_uniform(x, generator) * 2) + mean
 
 
-def rand_contrast(x: torch.Tensor, generator: Gen = None) -> torch.Tensor:
+def rand_contrast(x: torch.Tensor, generator: MaybeGenerator = None) -> torch.Tensor:
     """Distance to the per-image mean scaled by ``U(0.5, 1.5)``."""
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     return (x - mean) * (_uniform(x, generator) + 0.5) + mean
@@ -43,7 +43,7 @@ def _shift_range(size: int, ratio: float) -> int:
     return int(size * ratio + 0.5)
 
 
-def rand_translation(x: torch.Tensor, generator: Gen = None, ratio: float = 0.125) -> torch.Tensor:
+def rand_translation(x: torch.Tensor, generator: MaybeGenerator = None, ratio: float = 0.125) -> torch.Tensor:
     """Shift each image by integers in ``[-round(ratio*H), round(ratio*H)]`` (same for W); vacated pixels are 0."""
     b, c, h, w = x.shape
     sy, sx = _shift_range(h, ratio), _shift_range(w, ratio)
@@ -57,7 +57,7 @@ def rand_translation(x: torch.Tensor, generator: Gen = None, ratio: float = 0.12
     return moved * inside.unsqueeze(1).to(x.dtype)
 
 
-def rand_cutout(x: torch.Tensor, generator: Gen = None, ratio: float = 0.2) -> torch.Tensor:
+def rand_cutout(x: torch.Tensor, generator: MaybeGenerator = None, ratio: float = 0.2) -> torch.Tensor:
     """Zero one ``round(ratio*H) x round(ratio*W)`` square per image, centred anywhere (clipped at the border)."""
     b, _, h, w = x.shape
     ch, cw = _shift_range(h, ratio), _shift_range(w, ratio)
@@ -71,7 +71,7 @@ def rand_cutout(x: torch.Tensor, generator: Gen = None, ratio: float = 0.2) -> t
 
 
 #: policy name -> ops applied in order
-POLICIES: dict[str, tuple[Callable[[torch.Tensor, Gen], torch.Tensor], ...]] = {
+POLICIES: dict[str, tuple[Callable[[torch.Tensor, MaybeGenerator], torch.Tensor], ...]] = {
     "color": (rand_brightness, rand_saturation, rand_contrast),
     "translation": (rand_translation,),
     "cutout": (rand_cutout,),
@@ -98,7 +98,7 @@ class DiffAugment(nn.Module):
         super().__init__()
         self.policy = parse_policy(policy)
 
-    def forward(self, x: torch.Tensor, generator: Gen = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: MaybeGenerator = None) -> torch.Tensor:
         """Apply the policy's ops in order, drawing from ``generator`` (torch's global RNG without one)."""
         for name in self.policy:
             for op in POLICIES[name]:
