@@ -82,7 +82,8 @@ def test_step_seed_depends_on_seed_progress_and_rank():
 
 
 def test_training_step_uses_these_functions(tmp_path, monkeypatch):
-    """StyleGANT.training_step routes its arithmetic through step_math (spied on, results unchanged)."""
+    """StyleGANT.training_step routes its arithmetic through step_math (spied on, results unchanged) and
+    leaves the global RNG as it found it."""
     from shard_helpers import write_test_shards
 
     from stylegan_t.training import module
@@ -98,11 +99,21 @@ def test_training_step_uses_these_functions(tmp_path, monkeypatch):
             return _real(*args, **kwargs)
 
         monkeypatch.setattr(module, name, spy)
+    unchanged = []  # per step: was the global RNG state the same after the step as before it?
+    step = module.StyleGANT.training_step
+
+    def checked_step(self, batch, batch_idx):
+        state = torch.get_rng_state()
+        step(self, batch, batch_idx)
+        unchanged.append(torch.equal(torch.get_rng_state(), state))
+
+    monkeypatch.setattr(module.StyleGANT, "training_step", checked_step)
     shards = write_test_shards(tmp_path / "shards", num_shards=2, samples_per_shard=4, include_bad=False)
     recipe = load_recipe("tiny-cpu", [f"data.urls={shards.folder}", f"run.dir={tmp_path / 'run'}", "trainer.logger=false",
                                       "trainer.enable_progress_bar=false", "optim.batch_size=4", "optim.micro_batch_size=2",
                                       "run.total_kimg=0.004"])
     fit(recipe)
+    assert unchanged == [True]  # randomness came from the module's own generator, the global RNG untouched
     assert len(calls["step_seed"]) == 1 and calls["step_seed"][0][0][1:] == (0, 0)  # (seed, images seen 0, rank 0)
     assert len(calls["micro_batch_objective"]) == 4  # 2 micro-batches, D and G
     assert [c[0][1] for c in calls["micro_batch_objective"]] == [2, 2, 2, 2]
