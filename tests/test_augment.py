@@ -1,4 +1,4 @@
-"""DiffAugment and the random crop against the SPEC numbers."""
+"""DiffAugment and the random crop against the numbers of the original release."""
 import pytest
 import torch
 

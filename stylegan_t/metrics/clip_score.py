@@ -1,4 +1,4 @@
-"""CLIP score with an open_clip model loaded offline (SPEC "Evaluation").
+"""CLIP score with an open_clip model loaded offline (the CLIP score of arXiv 2301.09515, Sec. 4).
 
 torchmetrics' ``CLIPScore`` needs ``transformers`` and Hugging Face names, so this is a small
 ``torchmetrics.Metric`` of our own: two sum states (cosines, count) that all-reduce under DDP.

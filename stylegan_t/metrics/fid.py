@@ -1,7 +1,7 @@
-"""FID on torchmetrics (SPEC "Evaluation"): the standard FID Inception from a local file, or any extractor.
+"""FID on torchmetrics (the zero-shot MS-COCO FID of arXiv 2301.09515, Sec. 4): the standard FID Inception from a local file, or any extractor.
 
 Images enter as uint8 ``[N, 3, H, W]`` or floats in ``[-1, 1]``; floats are quantized to uint8 the way
-generated images are saved (SPEC: "generated images quantized to uint8"), so a generator's output and
+generated images are saved (the original release scores generated images as uint8), so a generator's output and
 the same images read back from PNG score identically.
 
 Resize: the standard Inception resizes to 299 x 299 itself. ``antialias=False`` (our default) takes
@@ -133,7 +133,7 @@ def keep_out_of_checkpoint(module: nn.Module, child: str) -> None:
     """Leave the frozen network ``module.<child>`` out of ``state_dict()`` and let strict loading accept that.
 
     Metrics attached to a LightningModule would otherwise put e.g. 90 MB of Inception in every checkpoint
-    (SCALING-NOTES "Metrics"). Keys of the child missing at load time keep their current values.
+    (torchmetrics keeps its feature network as a child module). Keys of the child missing at load time keep their current values.
     """
     marker = f"{child}."
 
