@@ -1,4 +1,5 @@
-"""FID on torchmetrics (the zero-shot MS-COCO FID of arXiv 2301.09515, Sec. 4): the standard FID Inception from a local file, or any extractor.
+"""FID on torchmetrics (the zero-shot MS-COCO FID of arXiv 2301.09515, Sec. 4), with the standard FID Inception
+from a local file, or any extractor.
 
 Images enter as uint8 ``[N, 3, H, W]`` or floats in ``[-1, 1]``; floats are quantized to uint8 the way
 generated images are saved (the original release scores generated images as uint8), so a generator's output and
