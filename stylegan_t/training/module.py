@@ -205,6 +205,8 @@ class StyleGANT(L.LightningModule):
         return torch.randn(n, self.generator.z_dim, device=self.device, generator=rng)
 
     def training_step(self, batch: Batch, batch_idx: int) -> None:
+        """One iteration: a D step, then a G step, each over the batch's micro-batches, then the EMA of G.
+        The step's arithmetic is in :mod:`stylegan_t.training.step_math`."""
         images, captions = batch["image"], list(batch["caption"])
         sigma = blur_sigma(self.images_seen, sigma0=self.recipe.loss.blur_sigma, fade_kimg=self.recipe.loss.blur_fade_kimg)
         chunks = list(self._micro_batches(images, captions))
