@@ -1,4 +1,4 @@
-"""DiffAugment and the random crop against the SPEC numbers."""
+"""DiffAugment and the random crop against the numbers of the original release."""
 import pytest
 import torch
 
@@ -112,3 +112,12 @@ def test_bf16_images():
     x = torch.randn(2, 3, 16, 16, dtype=torch.bfloat16)
     y = DiffAugment()(x)
     assert y.dtype == torch.bfloat16 and torch.isfinite(y.float()).all()
+
+
+def test_generator_drives_every_op_and_leaves_the_global_rng_alone():
+    x = torch.randn(4, 3, 32, 32)
+    state = torch.get_rng_state()
+    a = random_crop(DiffAugment()(x, torch.Generator().manual_seed(1)), 16, p=0.5, generator=torch.Generator().manual_seed(2))
+    b = random_crop(DiffAugment()(x, torch.Generator().manual_seed(1)), 16, p=0.5, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and torch.equal(torch.get_rng_state(), state)
+    assert not torch.equal(DiffAugment()(x, torch.Generator().manual_seed(1)), DiffAugment()(x, torch.Generator().manual_seed(3)))

@@ -143,3 +143,15 @@ def test_folder_too_small_for_the_batch(tmp_path):
     root = _image_folder(tmp_path / "imgs", n=2, uncaptioned=0)
     with pytest.raises(ValueError, match="cannot fill one batch"):
         FolderDataModule(str(root), resolution=R, batch_size=4).train_dataloader()
+
+
+def test_folder_counts_are_saved_and_restored(tmp_path):
+    root = _image_folder(tmp_path / "imgs")  # 6 good + 1 broken with captions, 1 without caption
+    dm = WebDataSetDataModule(DataConfig(urls=str(root), num_workers=0), resolution=R, batch_size=3)
+    for _ in dm.train_dataloader():
+        pass
+    assert (dm.stats.batches, dm.stats.dropped) == (2, 1) and dm.stats.skipped >= 1
+    resumed = WebDataSetDataModule(DataConfig(urls=str(root), num_workers=0), resolution=R, batch_size=3)
+    resumed.load_state_dict(dm.state_dict())
+    resumed.train_dataloader()
+    assert resumed.stats.as_dict() == dm.stats.as_dict()  # the caption-less image still counted once

@@ -2,12 +2,14 @@
 
 Imports torch, PIL and webdataset only (no Lightning). See docs/data.md.
 """
+from .batch import Batch, DataCounts
 from .config import DataConfig, SourceConfig
 from .decode import CorruptSample, ImageTooSmall, MissingCaption, decode_caption, decode_image, open_image, pil_to_tensor
 from .folder import ImageFolderDataset, collate_folder
+from .loader import CountingLoader, ShardLoader
 from .shard_tools import MakeShardsResult, ShardReport, check_shard, check_shards, make_shards
 from .sources import expand_urls, read_tar_samples
-from .webdataset_pipeline import DataStats, NoSamplesError, ShardedImageTextDataset, ShardLoader
+from .webdataset_pipeline import NoSamplesError, ShardedImageTextDataset
 
 __all__ = [
     "DataConfig",
@@ -27,7 +29,9 @@ __all__ = [
     "check_shards",
     "make_shards",
     "expand_urls",
-    "DataStats",
+    "Batch",
+    "DataCounts",
+    "CountingLoader",
     "NoSamplesError",
     "ShardedImageTextDataset",
     "ShardLoader",

@@ -1,7 +1,7 @@
-"""Robust decoding of one image-text sample (SPEC: "Data").
+"""Robust decoding of one image-text sample (docs/data.md).
 
 Images: any PIL-readable jpg/png/webp (grayscale, palette, 16-bit, RGBA, CMYK, EXIF-rotated) to RGB,
-center-cropped to a square and resized to the training resolution with Lanczos (as the original), as
+center-cropped to a square and resized to the training resolution with Lanczos (as the original release), as
 float32 ``[3, R, R]`` in ``[-1, 1]``. Transparent pixels are composited on *white* (alpha is not dropped:
 dropping it would expose whatever colour the transparent pixels happen to store). JPEGs are decoded at
 1/2, 1/4 or 1/8 scale by libjpeg (``Image.draft``) when the short side stays at least the target size.

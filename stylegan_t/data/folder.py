@@ -10,9 +10,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch.utils.data import Dataset
 
+from .batch import Batch, DataCounts, make_batch
 from .decode import CorruptSample, decode_image
 from .sources import IMAGE_SUFFIXES
 
@@ -68,13 +68,8 @@ class ImageFolderDataset(Dataset):
         raise CorruptSample(f"data: no readable image under {self.root}")
 
 
-def collate_folder(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Folder samples -> the batch contract of the shard pipeline (``num_dropped`` is 0: see ``num_dropped``)."""
-    return {
-        "image": torch.stack([s["image"] for s in samples]),
-        "caption": [s["caption"] for s in samples],
-        "key": [s["key"] for s in samples],
-        "num_skipped": sum(s["num_skipped"] for s in samples),
-        "num_dropped": 0,
-        "num_shard_errors": 0,
-    }
+def collate_folder(samples: list[dict[str, Any]]) -> Batch:
+    """Folder samples -> a :class:`Batch` (``num_dropped`` is 0: the dataset counts those up front)."""
+    skipped = sum(s["num_skipped"] for s in samples)
+    return make_batch([s["image"] for s in samples], [s["caption"] for s in samples], [s["key"] for s in samples],
+                      DataCounts(skipped=skipped))

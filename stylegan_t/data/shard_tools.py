@@ -14,6 +14,7 @@ import json
 import tarfile
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from .config import DEFAULT_IMAGE_KEYS
 from .decode import CorruptSample, MissingCaption, center_crop_resize, decode_caption, find_image, open_image
 from .folder import find_captioned_images
 from .sources import expand_urls, is_local_path
+from .tarfiles import add_member, atomic_tar
 
 PATH_COLUMNS = ("path", "image", "image_path", "filepath", "file", "filename", "file_name")
 CAPTION_COLUMNS = ("caption", "text", "txt", "prompt", "title")
@@ -165,16 +167,11 @@ class _ShardWriter:
     def fail(self, kind: str) -> None:
         (self.stats if self.stats is not None else self.pending)[kind] += 1
 
-    def _add(self, name: str, data: bytes) -> None:
-        info = tarfile.TarInfo(name)
-        info.size, info.mtime, info.mode = len(data), 0, 0o644
-        self.tar.addfile(info, io.BytesIO(data))
-
     def write(self, key: str, members: dict[str, bytes]) -> None:
         if self.tar is None:
             self._open()
         for ext, data in members.items():
-            self._add(f"{key}.{ext}", data)
+            add_member(self.tar, f"{key}.{ext}", data)
         self.stats["successes"] += 1
         self.in_shard += 1
         if self.in_shard == self.shard_size:
@@ -188,17 +185,15 @@ class _ShardWriter:
         self._write_stats()
         self.index += 1
         self.in_shard = 0
-        path = self.dest / f"{self.index:05d}.tar"
-        self.tar = tarfile.open(path.with_suffix(".tar.tmp"), "w", format=tarfile.USTAR_FORMAT)
+        self._writing = ExitStack()
+        self.tar = self._writing.enter_context(atomic_tar(self.dest / f"{self.index:05d}.tar"))
         self.stats = {"successes": 0, **self.pending, "start_time": time.time()}
         self.pending = self._zero()
 
     def _close_tar(self) -> None:
         if self.tar is not None:
-            self.tar.close()
-            path = self.dest / f"{self.index:05d}.tar"
-            path.with_suffix(".tar.tmp").replace(path)
-            self.shards.append(str(path))
+            self._writing.close()  # closes the tar and moves it into place
+            self.shards.append(str(self.dest / f"{self.index:05d}.tar"))
             self.tar = None
 
     def _write_stats(self) -> None:

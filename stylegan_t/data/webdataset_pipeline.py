@@ -1,4 +1,4 @@
-"""Image-text batches streamed from WebDataset tar shards, safe under DDP (SCALING-NOTES: WebDataset).
+"""Image-text batches streamed from WebDataset tar shards, safe under DDP (docs/data.md).
 
 Per epoch and per (rank, worker) "slot", for each source: shard list -> permutation seeded by seed + epoch
 (the same on every rank) -> this slot's disjoint share -> tar members -> shuffle buffer of *raw*
@@ -11,7 +11,7 @@ Broken tars, unreadable or tiny images and samples without an image are *skipped
 caption are *dropped*; both are counted, logged at a limited rate, and never fatal. The counts made in
 a worker ride along in its batches (``num_skipped``, ``num_dropped``, ``num_shard_errors``: new since
 that worker's previous batch), so summing them over the batches a rank consumed gives that rank's exact
-totals; :class:`ShardLoader` keeps that sum as ``loader.stats``.
+totals; :class:`~stylegan_t.data.loader.ShardLoader` keeps that sum as ``loader.stats``.
 """
 from __future__ import annotations
 
@@ -19,13 +19,12 @@ import itertools
 import logging
 import os
 import random
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Iterator
 
 import torch
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import IterableDataset, get_worker_info
 
+from .batch import Batch, DataCounts, make_batch
 from .config import DataConfig
 from .decode import CorruptSample, MissingCaption, decode_caption, decode_image, find_image
 from .sources import epoch_order, expand_urls, is_local_path, read_tar_samples, slot_share
@@ -41,10 +40,11 @@ class NoSamplesError(RuntimeError):
 
 
 class SkipCounter:
-    """Per-worker counts of skipped / dropped samples and shard read errors, with rate-limited logging."""
+    """One worker's :class:`DataCounts` of skipped / dropped samples and shard errors, with rate-limited
+    logging, and its reading progress (raw samples read, usable ones, size of a pass over its shards)."""
 
     def __init__(self, max_logs: int = 20) -> None:
-        self.skipped = self.dropped = self.shard_errors = 0
+        self.counts = DataCounts()
         self.usable = 0  # decoded samples
         self.raw = 0  # raw samples read from tars
         self.pass_size = 0  # raw samples in the largest completed pass over a shard list
@@ -53,44 +53,21 @@ class SkipCounter:
 
     def note(self, kind: str, where: str, reason: str) -> None:
         """Count one ``skipped`` / ``dropped`` sample or ``shard_error`` and maybe log it."""
+        c = self.counts
         if kind == "dropped":
-            self.dropped += 1
+            c.dropped += 1
         elif kind == "shard_error":
-            self.shard_errors += 1
+            c.shard_errors += 1
         else:
-            self.skipped += 1
-        total = self.skipped + self.dropped + self.shard_errors
+            c.skipped += 1
+        total = c.skipped + c.dropped + c.shard_errors
         if self._logged < self.max_logs or total % 1000 == 0:
             self._logged += 1
             log.warning(
                 "data: %s %s: %s [worker pid %d so far: %d skipped, %d dropped, %d shard errors]%s",
-                kind.replace("_", " "), where, reason, os.getpid(), self.skipped, self.dropped, self.shard_errors,
+                kind.replace("_", " "), where, reason, os.getpid(), c.skipped, c.dropped, c.shard_errors,
                 " (further messages only every 1000th)" if self._logged == self.max_logs else "",
             )
-
-    def totals(self) -> tuple[int, int, int]:
-        return self.skipped, self.dropped, self.shard_errors
-
-
-@dataclass
-class DataStats:
-    """Running totals over the batches one rank consumed (``ShardLoader.stats``)."""
-
-    batches: int = 0
-    samples: int = 0
-    skipped: int = 0
-    dropped: int = 0
-    shard_errors: int = 0
-
-    def update(self, batch: dict[str, Any]) -> None:
-        self.batches += 1
-        self.samples += len(batch["caption"])
-        self.skipped += int(batch.get("num_skipped", 0))
-        self.dropped += int(batch.get("num_dropped", 0))
-        self.shard_errors += int(batch.get("num_shard_errors", 0))
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 # --- the dataset ----------------------------------------------------------------------------------------
@@ -102,11 +79,10 @@ def worker_quota(total: int, worker: int, num_workers: int) -> int:
 
 
 class ShardedImageTextDataset(IterableDataset):
-    """Batches ``{"image": float32 [B,3,R,R] in [-1,1], "caption": list[str], "key": list[str],
-    "num_skipped": int, "num_dropped": int, "num_shard_errors": int}`` from shards.
+    """Batches (:class:`~stylegan_t.data.batch.Batch`) from shards, ``cfg.batches_per_epoch`` (``len()``) per rank.
 
-    Use with ``DataLoader(batch_size=None, persistent_workers=False)`` (or :class:`ShardLoader`); call
-    :meth:`set_epoch` before iterating each epoch. ``len()`` is ``cfg.batches_per_epoch`` (per rank).
+    Use with ``DataLoader(batch_size=None, persistent_workers=False)`` (or :class:`~stylegan_t.data.loader.ShardLoader`,
+    which sets the epoch); standalone, call :meth:`set_epoch` before iterating each epoch.
     """
 
     def __init__(
@@ -244,12 +220,12 @@ class ShardedImageTextDataset(IterableDataset):
         counter.usable += 1
         return image, caption
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[Batch]:
         info = get_worker_info()
         worker, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         return self._batches(worker, num_workers, self.epoch, self.skip_batches)
 
-    def _batches(self, worker: int, num_workers: int, epoch: int, skip: int) -> Iterator[dict]:
+    def _batches(self, worker: int, num_workers: int, epoch: int, skip: int) -> Iterator[Batch]:
         # After skipping `skip` batches the DataLoader restarts its round-robin at worker 0, so physical
         # worker p plays logical worker (p + skip) % W: batch i of the epoch always comes from logical i % W.
         logical = (worker + skip) % num_workers
@@ -260,104 +236,31 @@ class ShardedImageTextDataset(IterableDataset):
         counter = SkipCounter(self.cfg.max_skip_logs)
         streams = [self.source_stream(s, epoch=epoch, slot=slot, num_slots=num_slots, rng=rng, counter=counter) for s, _ in self.sources]
         samples = self.mixed(streams, [w for _, w in self.sources], rng)
+        reported = counter.counts.copy()
+        for index in range(quota):
+            images, captions, keys = self._fill_batch(samples, counter)
+            if index < skip_here:  # consumed before the checkpoint: already counted there
+                reported = counter.counts.copy()
+                continue
+            yield make_batch(images, captions, keys, counter.counts.since(reported))
+            reported = counter.counts.copy()
+
+    def _fill_batch(self, samples: Iterator[dict], counter: SkipCounter) -> tuple[list[torch.Tensor], list[str], list[str]]:
+        """Decode samples until ``batch_size`` are usable; fail if a long stretch has none usable at all."""
         # Nothing usable after the buffer twice over plus ten passes over the shards: the data is unusable.
         give_up = 2 * self.cfg.sample_shuffle
-        reported = counter.totals()
-        for index in range(quota):
-            images, captions, keys = [], [], []
-            while len(images) < self.batch_size:
-                sample = next(samples)
-                decoded = self.decode(sample, counter)
-                if decoded is not None:
-                    images.append(decoded[0])
-                    captions.append(decoded[1])
-                    keys.append(sample["__key__"])
-                elif counter.usable == 0 and counter.pass_size and counter.raw > give_up + 10 * counter.pass_size:
-                    s, d, e = counter.totals()
-                    raise NoSamplesError(
-                        f"data: no readable samples: {counter.raw} raw samples read, none usable "
-                        f"({s} skipped, {d} dropped without caption, {e} shard errors); check caption_key/image_keys"
-                    )
-            if index < skip_here:  # consumed before the checkpoint: already counted there
-                reported = counter.totals()
-                continue
-            now = counter.totals()
-            yield {
-                "image": torch.stack(images),
-                "caption": captions,
-                "key": keys,
-                "num_skipped": now[0] - reported[0],
-                "num_dropped": now[1] - reported[1],
-                "num_shard_errors": now[2] - reported[2],
-            }
-            reported = now
-
-
-# --- the loader -----------------------------------------------------------------------------------------
-
-
-class ShardLoader(DataLoader):
-    """A DataLoader for :class:`ShardedImageTextDataset` with what training needs on top.
-
-    - the epoch is taken from ``epoch_fn()`` (e.g. the trainer's current epoch) each time iteration starts,
-      before workers are started, so every epoch reshuffles even with fresh (non-persistent) workers;
-    - ``state_dict()`` / ``load_state_dict()`` (Lightning saves them in checkpoints): a run resumed in the
-      middle of an epoch continues with the batch after the last one consumed, in the same order;
-    - ``stats``: :class:`DataStats` summed over the batches consumed on this rank.
-    """
-
-    def __init__(
-        self,
-        dataset: ShardedImageTextDataset,
-        *,
-        num_workers: int = 0,
-        prefetch_factor: int = 2,
-        pin_memory: bool = False,
-        epoch_fn: Callable[[], int] | None = None,
-        multiprocessing_context: Any = None,
-    ) -> None:
-        extra: dict[str, Any] = {}
-        if num_workers > 0:
-            extra = {"prefetch_factor": prefetch_factor, "multiprocessing_context": multiprocessing_context}
-        # Workers must not persist: each epoch's workers start with the dataset's new epoch.
-        super().__init__(dataset, batch_size=None, num_workers=num_workers, persistent_workers=False, pin_memory=pin_memory, **extra)
-        self.epoch_fn = epoch_fn
-        self.stats = DataStats()
-        self.epoch = 0
-        self.consumed = 0  # batches of self.epoch handed out
-        self._resume: tuple[int, int] | None = None
-
-    def __iter__(self) -> Iterator[dict]:
-        dataset: ShardedImageTextDataset = self.dataset  # type: ignore[assignment]
-        epoch = int(self.epoch_fn()) if self.epoch_fn is not None else dataset.epoch
-        skip = 0
-        if self._resume is not None:
-            saved_epoch, saved_batches = self._resume
-            self._resume = None
-            if saved_epoch == epoch and saved_batches >= len(dataset):
-                # The checkpoint closed this epoch (saved at its last batch or its end). Lightning then creates
-                # the iterator while its epoch counter still shows the finished epoch and uses it for the next.
-                epoch += 1
-            elif saved_epoch == epoch and saved_batches > 0:
-                skip = saved_batches
-        dataset.set_epoch(epoch)
-        dataset.skip_batches = skip
-        self.epoch, self.consumed = epoch, skip
-        try:
-            iterator = super().__iter__()  # workers start here with a copy of the dataset as it is now
-        finally:
-            dataset.skip_batches = 0
-        return self._track(iterator)
-
-    def _track(self, iterator: Iterator[dict]) -> Iterator[dict]:
-        for batch in iterator:
-            self.consumed += 1
-            self.stats.update(batch)
-            yield batch
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "batches": self.consumed, "stats": self.stats.as_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._resume = (int(state["epoch"]), int(state["batches"]))
-        self.stats = DataStats(**state.get("stats", {}))
+        images, captions, keys = [], [], []
+        while len(images) < self.batch_size:
+            sample = next(samples)
+            decoded = self.decode(sample, counter)
+            if decoded is not None:
+                images.append(decoded[0])
+                captions.append(decoded[1])
+                keys.append(sample["__key__"])
+            elif counter.usable == 0 and counter.pass_size and counter.raw > give_up + 10 * counter.pass_size:
+                c = counter.counts
+                raise NoSamplesError(
+                    f"data: no readable samples: {counter.raw} raw samples read, none usable ({c.skipped} skipped, "
+                    f"{c.dropped} dropped without caption, {c.shard_errors} shard errors); check caption_key/image_keys"
+                )
+        return images, captions, keys

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from ..images import to_uint8
 from .detector import NONE, detect
 from .scenes import ATTRIBUTES, POSITIONS, compose_caption
 
@@ -180,7 +181,7 @@ def marked_grid(images: torch.Tensor, samples: list[dict], *, columns: int = 12)
     columns = max(1, min(columns, n))
     grid = Image.new("RGB", (columns * cell_w, max(1, math.ceil(n / columns)) * cell_h), (255, 255, 255))
     draw = ImageDraw.Draw(grid)
-    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    pixels = to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()
     for i, (array, record) in enumerate(zip(pixels, samples)):
         x, y = (i % columns) * cell_w, (i // columns) * cell_h
         good = all(record["correct"].values())

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..constants import CLIP_MEAN, CLIP_STD
 from ..data.decode import pil_to_tensor
-from ..losses.clip_guidance import OPENAI_MEAN, OPENAI_STD
 from ..models.open_clip_loader import SHIPPED_CONFIGS, register_shipped_configs
 from .scenes import parse_caption, sample
 
@@ -58,7 +58,7 @@ def ensure_demo_clip(
     torch.manual_seed(seed)
     model = open_clip.create_model(CONFIG)
     tokenizer = open_clip.get_tokenizer(CONFIG)
-    mean, std = torch.tensor(OPENAI_MEAN).reshape(1, 3, 1, 1), torch.tensor(OPENAI_STD).reshape(1, 3, 1, 1)
+    mean, std = torch.tensor(CLIP_MEAN).reshape(1, 3, 1, 1), torch.tensor(CLIP_STD).reshape(1, 3, 1, 1)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     rng = random.Random(seed)
@@ -80,7 +80,7 @@ def ensure_demo_clip(
         sched.step()
     folder.mkdir(parents=True, exist_ok=True)
     config = json.loads((SHIPPED_CONFIGS / f"{CONFIG}.json").read_text())
-    preprocess = {"mean": list(OPENAI_MEAN), "std": list(OPENAI_STD)}
+    preprocess = {"mean": list(CLIP_MEAN), "std": list(CLIP_STD)}
     (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": config, "preprocess_cfg": preprocess}))
     torch.save(model.state_dict(), weights)
     marker.write_text(json.dumps({"params": params, "final_loss": float(loss.detach())}))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from ..latents import seed_latents
 from .alignment import alignment_report, format_report
 from .pretrain_clip import ensure_demo_clip
 from .shards import ensure_demo_shards
@@ -46,9 +47,8 @@ def run_demo(
     G = model.generator_ema.module.eval()
 
     def generate(prompts: list[str], seeds: list[int]) -> torch.Tensor:
-        z = torch.stack([torch.randn(G.z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds])
         with torch.no_grad():
-            return G(z.to(model.device), prompts, noise_mode="const")
+            return G(seed_latents(seeds, G.z_dim, model.device), prompts, noise_mode="const")
 
     report = alignment_report(
         generate, num_prompts=24 if quick else 96, exclude=recipe.run.sample_prompts, out_dir=out, with_position=layout == "positions"

@@ -1,4 +1,4 @@
-"""The demo dataset as WebDataset shards in the img2dataset layout (SPEC: "Data"), made once per folder.
+"""The demo dataset as WebDataset shards in the img2dataset layout (the layout the original release reads), made once per folder.
 
 ``00000.tar, 00001.tar, ...`` hold ``<key>.png`` (the image), ``<key>.txt`` (the caption) and
 ``<key>.json`` (caption and drawn attributes), with ``00000_stats.json ...`` beside them. A manifest
@@ -10,37 +10,27 @@ from __future__ import annotations
 import io
 import json
 import os
-import tarfile
 import time
 from pathlib import Path
 
+from ..data.tarfiles import add_member, atomic_tar
 from .scenes import LAYOUTS, sample
 
 MANIFEST = "demo_manifest.json"
 FORMAT_VERSION = 1  # bump when the renderer or the captions change, so cached shards are rebuilt
 
 
-def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mtime = 0  # same parameters -> same bytes
-    info.mode = 0o644
-    tar.addfile(info, io.BytesIO(data))
-
-
 def _write_shard(path: Path, indices: range, *, seed: int, resolution: int, position_prob: float, layout: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
+    with atomic_tar(path) as tar:  # a shard is either complete or absent
         for index in indices:
             image, caption, scene = sample(index, seed=seed, resolution=resolution, position_prob=position_prob, layout=layout)
             png = io.BytesIO()
             image.save(png, format="PNG")
             key = f"{index:09d}"
             meta = {"key": key, "caption": caption, "attributes": scene.attributes, "width": resolution, "height": resolution}
-            _add_member(tar, f"{key}.png", png.getvalue())
-            _add_member(tar, f"{key}.txt", caption.encode("utf-8"))
-            _add_member(tar, f"{key}.json", json.dumps(meta).encode("utf-8"))
-    os.replace(tmp, path)  # a shard is either complete or absent
+            add_member(tar, f"{key}.png", png.getvalue())
+            add_member(tar, f"{key}.txt", caption.encode("utf-8"))
+            add_member(tar, f"{key}.json", json.dumps(meta).encode("utf-8"))
 
 
 def _read_manifest(folder: Path) -> dict | None:

@@ -1,4 +1,4 @@
-"""CLIP score with an open_clip model loaded offline (SPEC "Evaluation").
+"""CLIP score with an open_clip model loaded offline (the CLIP score of arXiv 2301.09515, Sec. 4).
 
 torchmetrics' ``CLIPScore`` needs ``transformers`` and Hugging Face names, so this is a small
 ``torchmetrics.Metric`` of our own: two sum states (cosines, count) that all-reduce under DDP.
@@ -18,11 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import Metric
 
+from ..constants import CLIP_MEAN, CLIP_STD
 from ..models.open_clip_loader import load_open_clip
 from .fid import keep_out_of_checkpoint, to_uint8
-
-OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def _pair(size) -> tuple[int, int]:
@@ -78,8 +76,8 @@ class OpenCLIPScore(Metric):
         self.antialias = antialias
         visual = getattr(model, "visual", None)
         self.input_size = _pair(getattr(visual, "image_size", 224))
-        mean = getattr(visual, "image_mean", None) or OPENAI_MEAN
-        std = getattr(visual, "image_std", None) or OPENAI_STD
+        mean = getattr(visual, "image_mean", None) or CLIP_MEAN
+        std = getattr(visual, "image_std", None) or CLIP_STD
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
         self.add_state("cosine_sum", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")

@@ -1,7 +1,8 @@
-"""FID on torchmetrics (SPEC "Evaluation"): the standard FID Inception from a local file, or any extractor.
+"""FID on torchmetrics (the zero-shot MS-COCO FID of arXiv 2301.09515, Sec. 4), with the standard FID Inception
+from a local file, or any extractor.
 
 Images enter as uint8 ``[N, 3, H, W]`` or floats in ``[-1, 1]``; floats are quantized to uint8 the way
-generated images are saved (SPEC: "generated images quantized to uint8"), so a generator's output and
+generated images are saved (the original release scores generated images as uint8), so a generator's output and
 the same images read back from PNG score identically.
 
 Resize: the standard Inception resizes to 299 x 299 itself. ``antialias=False`` (our default) takes
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
+from ..images import to_uint8 as images_to_uint8
 from ..utils.local_files import MissingWeightsError, require_local_file
 
 INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -42,20 +44,13 @@ def default_inception_path() -> Path:
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """uint8 passes through; floats in ``[-1, 1]`` become ``floor(x * 127.5 + 128)`` clamped to [0, 255].
-
-    The quantization of saved StyleGAN images: a float image made from uint8 ``u`` as ``u / 127.5 - 1``
-    maps back to ``u`` exactly. Grayscale ``[N, 1, H, W]`` is repeated to three channels.
-    """
+    """Images as the metrics take them: ``[N, 3, H, W]`` (grayscale ``[N, 1, H, W]`` repeated to three
+    channels), uint8 as is, floats in ``[-1, 1]`` quantized by :func:`stylegan_t.images.to_uint8`."""
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"expected images of shape [N, 3, H, W] (or [N, 1, H, W]), got {tuple(images.shape)}")
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
-    if images.dtype == torch.uint8:
-        return images
-    if not images.is_floating_point():
-        raise TypeError(f"images must be uint8 or floats in [-1, 1], got dtype {images.dtype}")
-    return (images.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    return images_to_uint8(images)
 
 
 def resize_uint8(images: torch.Tensor, size: int, *, antialias: bool = False) -> torch.Tensor:
@@ -139,7 +134,7 @@ def keep_out_of_checkpoint(module: nn.Module, child: str) -> None:
     """Leave the frozen network ``module.<child>`` out of ``state_dict()`` and let strict loading accept that.
 
     Metrics attached to a LightningModule would otherwise put e.g. 90 MB of Inception in every checkpoint
-    (SCALING-NOTES "Metrics"). Keys of the child missing at load time keep their current values.
+    (torchmetrics keeps its feature network as a child module). Keys of the child missing at load time keep their current values.
     """
     marker = f"{child}."
 

@@ -8,7 +8,7 @@ import importlib
 
 _EXPORTS = {
     "GeneratorEMA": ".ema",
-    "ema_beta": ".ema",
+    "ema_beta": ".step_math",
     "Recipe": ".recipe",
     "RecipeError": ".recipe",
     "load_recipe": ".recipe",

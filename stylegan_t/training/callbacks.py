@@ -8,21 +8,8 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from PIL import Image
 
-
-def images_to_grid(images: torch.Tensor, *, columns: int) -> Image.Image:
-    """[N, C, H, W] in [-1, 1] -> one RGB PIL grid with ``columns`` images per row (uint8-quantized)."""
-    n, c, h, w = images.shape
-    rows = math.ceil(n / columns)
-    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
-    if c == 1:
-        x = x.expand(n, 3, h, w)
-    grid = torch.zeros(3, rows * h, columns * w, dtype=torch.uint8)
-    for i in range(n):
-        r, col = divmod(i, columns)
-        grid[:, r * h : (r + 1) * h, col * w : (col + 1) * w] = x[i, :3]
-    return Image.fromarray(grid.permute(1, 2, 0).numpy())
+from ..images import image_grid
 
 
 class SampleGrid(L.Callback):
@@ -42,7 +29,7 @@ class SampleGrid(L.Callback):
         images = module.sample(self.prompts, self.seeds, truncation_psi=self.truncation_psi)
         if trainer.global_rank != 0:
             return
-        grid = images_to_grid(images, columns=len(self.seeds))
+        grid = image_grid(images, cols=len(self.seeds)).convert("RGB")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / f"samples-{module.images_seen:010d}img.png"
         grid.save(path)

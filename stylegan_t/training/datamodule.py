@@ -1,9 +1,12 @@
 """Lightning DataModules: WebDataset shards (or an image folder) to per-rank batches (docs/data.md).
 
-Batches: ``{"image": float32 [B,3,R,R] in [-1,1], "caption": list[str], "key": list[str],
-"num_skipped": int, "num_dropped": int, "num_shard_errors": int}``; the ``num_*`` fields count what was
-skipped/dropped since the same worker's previous batch, so their sum over a rank's batches is that rank's
-total (``datamodule.stats``). Sum across ranks with an all-reduce if a global number is wanted.
+Every batch is a :class:`~stylegan_t.data.batch.Batch`; the loader sums its skip / drop counts into
+``datamodule.stats`` (a :class:`~stylegan_t.data.batch.DataCounts`, this rank's totals, saved with the
+checkpoint). Sum across ranks with an all-reduce if a global number is wanted.
+
+The epoch is read in one place, :meth:`_TrainerInfo.trainer_epoch` (``trainer.current_epoch``), each time a
+shard epoch's iteration starts, and handed down to the loader and dataset. An image folder's
+``DistributedSampler`` gets its epoch from Lightning, which calls ``sampler.set_epoch`` before every epoch.
 """
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
+from ..data.batch import DataCounts
 from ..data.config import DataConfig
 from ..data.folder import ImageFolderDataset, collate_folder
+from ..data.loader import CountingLoader, ShardLoader
 from ..data.sources import is_image_folder
-from ..data.webdataset_pipeline import DataStats, ShardedImageTextDataset, ShardLoader
+from ..data.webdataset_pipeline import ShardedImageTextDataset
 
 
 def _as_config(cfg: DataConfig | dict[str, Any]) -> DataConfig:
@@ -27,7 +32,6 @@ class _TrainerInfo:
     """Rank, world size and epoch from the attached trainer, or 0 / 1 / 0 without one."""
 
     trainer: Any
-    _epoch: int  # the epoch without a trainer (set_epoch)
 
     def _rank_world(self) -> tuple[int, int]:
         trainer = getattr(self, "trainer", None)
@@ -35,21 +39,11 @@ class _TrainerInfo:
             return 0, 1
         return int(trainer.global_rank), int(trainer.world_size)
 
-    def _current_epoch(self) -> int:
-        """The epoch the data iterator being created will serve.
-
-        Resuming from a checkpoint written at the end of epoch e, Lightning creates the iterator while
-        ``current_epoch`` still reads e (the epoch is "processed" but not yet "completed") and then uses it
-        for epoch e + 1; Lightning's own sampler epoch (``epoch_progress.current.processed``) says the same.
-        """
+    def trainer_epoch(self) -> int:
+        """The trainer's current epoch (0 without a trainer). Resuming from a checkpoint that closed its
+        epoch, Lightning still shows that epoch here; :class:`ShardLoader` corrects that from its own state."""
         trainer = getattr(self, "trainer", None)
-        if trainer is None:
-            return self._epoch
-        epoch = int(trainer.current_epoch)
-        progress = getattr(getattr(getattr(trainer, "fit_loop", None), "epoch_progress", None), "current", None)
-        if progress is not None and progress.processed > progress.completed:
-            epoch += 1
-        return epoch
+        return int(trainer.current_epoch) if trainer is not None else 0
 
 
 class WebDataSetDataModule(_TrainerInfo, L.LightningDataModule):
@@ -57,7 +51,7 @@ class WebDataSetDataModule(_TrainerInfo, L.LightningDataModule):
     ``cfg.batches_per_epoch`` of them per rank per epoch for shards.
 
     Rank and world size are taken from the attached trainer (``global_rank``, ``world_size``) when
-    ``train_dataloader()`` runs, never from environment variables; the epoch from ``trainer.current_epoch``
+    ``train_dataloader()`` runs, never from environment variables; the epoch from :meth:`trainer_epoch`
     each time an epoch's iteration starts. Mid-epoch resume: the loader's ``state_dict`` goes into
     Lightning checkpoints, and a resumed run continues with the next unseen batch.
     """
@@ -68,7 +62,6 @@ class WebDataSetDataModule(_TrainerInfo, L.LightningDataModule):
         self.resolution, self.batch_size, self.seed = resolution, batch_size, seed
         self.loader: DataLoader | None = None
         self._folder: FolderDataModule | None = None
-        self._epoch = 0
         self._loader_state: dict[str, Any] | None = None
 
     @property
@@ -78,26 +71,21 @@ class WebDataSetDataModule(_TrainerInfo, L.LightningDataModule):
         return self.loader.dataset if self.loader is not None else None  # type: ignore[return-value]
 
     @property
-    def stats(self) -> DataStats:
+    def stats(self) -> DataCounts:
         """Skip / drop counts over the batches this rank consumed (all epochs, kept across resume)."""
         if self._folder is not None:
             return self._folder.stats
-        return self.loader.stats if isinstance(self.loader, ShardLoader) else DataStats()
+        return self.loader.stats if isinstance(self.loader, CountingLoader) else DataCounts()
 
     def state_dict(self) -> dict[str, Any]:
-        """Saved in Lightning checkpoints: the loader's position in its epoch and the running stats."""
-        return {"loader": self.loader.state_dict()} if isinstance(self.loader, ShardLoader) else {}
+        """Saved in Lightning checkpoints: the loader's position in its epoch and its counts."""
+        loader = self._folder.loader if self._folder is not None else self.loader
+        return {"loader": loader.state_dict()} if isinstance(loader, CountingLoader) else {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         # Lightning restores the datamodule before train_dataloader() runs; also when it restores no loader
-        # state itself (checkpoints written at the end of an epoch), so the stats always carry over.
+        # state itself (checkpoints written at the end of an epoch), so the counts always carry over.
         self._loader_state = state.get("loader")
-
-    def set_epoch(self, epoch: int) -> None:
-        """Epoch to use without a trainer (with one, ``trainer.current_epoch`` is read at iteration start)."""
-        self._epoch = int(epoch)
-        if self._folder is not None:
-            self._folder.set_epoch(epoch)
 
     def train_dataloader(self) -> DataLoader:
         if not self.cfg.sources and is_image_folder(self.cfg.urls):
@@ -107,8 +95,15 @@ class WebDataSetDataModule(_TrainerInfo, L.LightningDataModule):
                 num_workers=self.cfg.num_workers, min_size=self.cfg.min_image_size,
             )
             self._folder.trainer = self.trainer
-            self._folder._epoch = self._epoch
-            return self._folder.train_dataloader()
+            loader = self._folder.train_dataloader()
+        else:
+            loader = self._shard_loader()
+        if self._loader_state is not None:
+            loader.load_state_dict(self._loader_state)
+            self._loader_state = None
+        return loader
+
+    def _shard_loader(self) -> ShardLoader:
         rank, world = self._rank_world()
         dataset = ShardedImageTextDataset(
             self.cfg, resolution=self.resolution, batch_size=self.batch_size, seed=self.seed, rank=rank, world_size=world
@@ -118,25 +113,9 @@ class WebDataSetDataModule(_TrainerInfo, L.LightningDataModule):
             num_workers=self.cfg.num_workers,
             prefetch_factor=self.cfg.prefetch_factor,
             pin_memory=torch.cuda.is_available(),
-            epoch_fn=self._current_epoch,
+            epoch_fn=self.trainer_epoch,
         )
-        if self._loader_state is not None:
-            self.loader.load_state_dict(self._loader_state)
-            self._loader_state = None
         return self.loader
-
-
-class _CountingLoader(DataLoader):
-    """A DataLoader that sums the batches' skip counts into ``stats``."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.stats = DataStats()
-
-    def __iter__(self):
-        for batch in super().__iter__():
-            self.stats.update(batch)
-            yield batch
 
 
 class FolderDataModule(_TrainerInfo, L.LightningDataModule):
@@ -149,20 +128,15 @@ class FolderDataModule(_TrainerInfo, L.LightningDataModule):
         self.root, self.resolution, self.batch_size, self.seed = root, resolution, batch_size, seed
         self.num_workers, self.min_size = num_workers, min_size
         self.dataset: ImageFolderDataset | None = None
-        self.loader: _CountingLoader | None = None
-        self._epoch = 0
+        self.loader: CountingLoader | None = None
 
     @property
-    def stats(self) -> DataStats:
-        stats = self.loader.stats if self.loader is not None else DataStats()
-        if self.dataset is not None:  # caption-less images are known up front; count them once
-            stats = DataStats(**{**stats.as_dict(), "dropped": stats.dropped + self.dataset.num_dropped})
+    def stats(self) -> DataCounts:
+        """The loader's counts, plus the caption-less images (known up front, counted once)."""
+        stats = self.loader.stats.copy() if self.loader is not None else DataCounts()
+        if self.dataset is not None:
+            stats.dropped += self.dataset.num_dropped
         return stats
-
-    def set_epoch(self, epoch: int) -> None:
-        self._epoch = int(epoch)
-        if self.loader is not None:
-            self.loader.sampler.set_epoch(epoch)  # type: ignore[union-attr]
 
     def train_dataloader(self) -> DataLoader:
         self.dataset = ImageFolderDataset(self.root, resolution=self.resolution, min_size=self.min_size)
@@ -171,8 +145,8 @@ class FolderDataModule(_TrainerInfo, L.LightningDataModule):
             raise ValueError(f"data: {len(self.dataset)} captioned images under {self.root} cannot fill one batch of "
                              f"{self.batch_size} on each of {world} rank(s)")
         sampler = DistributedSampler(self.dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.seed, drop_last=True)
-        sampler.set_epoch(self._current_epoch())  # Lightning calls set_epoch again before every epoch
-        self.loader = _CountingLoader(
+        sampler.set_epoch(self.trainer_epoch())  # Lightning calls set_epoch before every epoch
+        self.loader = CountingLoader(
             self.dataset, batch_size=self.batch_size, sampler=sampler, drop_last=True, num_workers=self.num_workers,
             collate_fn=collate_folder, pin_memory=torch.cuda.is_available(),
         )

@@ -1,4 +1,7 @@
-"""Exponential moving average of the generator, with a half-life in images (SPEC: "EMA generator")."""
+"""Exponential moving average of the generator, with a half-life in images (as in the original release).
+
+``ema_beta`` (the decay per step) lives in :mod:`stylegan_t.training.step_math` with the rest of the step math.
+"""
 from __future__ import annotations
 
 import copy
@@ -6,13 +9,9 @@ import copy
 import torch
 from torch import nn
 
+from .step_math import ema_beta
 
-def ema_beta(*, batch_size: int, nimg: int, ema_kimg: float, rampup: float | None = 0.05) -> float:
-    """``0.5 ** (batch / max(min(ema_kimg * 1000, nimg * rampup), 1e-8))``: decay per step of ``batch`` images."""
-    ema_nimg = ema_kimg * 1000
-    if rampup is not None:
-        ema_nimg = min(ema_nimg, nimg * rampup)
-    return 0.5 ** (batch_size / max(ema_nimg, 1e-8))
+__all__ = ["GeneratorEMA", "ema_beta"]
 
 
 class GeneratorEMA(nn.Module):

@@ -8,6 +8,8 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from ..latents import seed_latents
+
 
 class PeriodicMetrics(L.Callback):
     """Every ``every_kimg``: EMA samples for captions of the training stream vs. its real images.
@@ -69,7 +71,7 @@ class PeriodicMetrics(L.Callback):
         for start in range(0, len(self.captions), self.batch_size):
             captions = self.captions[start : start + self.batch_size]
             seeds = range(offset + start, offset + start + len(captions))
-            z = torch.stack([torch.randn(G.z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds]).to(module.device)
+            z = seed_latents(seeds, G.z_dim, module.device)
             images = G(z, captions, truncation_psi=self.truncation_psi, noise_mode="const").clamp(-1, 1)
             if self.fid is not None:
                 self.fid.update(images, real=False)

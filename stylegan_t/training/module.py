@@ -1,4 +1,4 @@
-"""``StyleGANT``: the LightningModule that trains G and D with manual optimization (SPEC: "Losses and schedule").
+"""``StyleGANT``: the LightningModule that trains G and D with manual optimization (arXiv 2301.09515, Sec. 3).
 
 One ``training_step`` is one iteration: a D step, then a G step, each accumulating gradients over the
 per-rank batch split into micro-batches. Progress is counted in images seen (all ranks), not in
@@ -6,18 +6,23 @@ Lightning's ``global_step`` (which counts both optimizers' steps).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import lightning as L
 import torch
 
+from ..data.batch import Batch, DataCounts
+from ..latents import seed_latents
 from ..losses import d_hinge_loss, d_mismatch_loss, g_nonsaturating_loss, mismatched_conditions
 from ..losses.blur import blur_images, blur_sigma
 from ..models.discriminator import ProjectedDiscriminator
 from ..models.generator import Generator
-from .ema import GeneratorEMA, ema_beta
+from .ema import GeneratorEMA
 from .init_from import load_init_weights
 from .recipe import Recipe, load_recipe, recipe_to_dict
+from .step_math import default_ema_kimg, ema_beta, finish_gradients, micro_batch_objective, step_seed
 
 CHECKPOINT_KIND = "stylegan_t.training.StyleGANT"
 
@@ -41,8 +46,7 @@ class StyleGANT(L.LightningModule):
         self.clip_guidance = self.build_clip_guidance()
         self.generator_ema = GeneratorEMA(self.generator)
         self.images_seen = 0
-        self.samples_skipped = 0  # corrupt samples skipped by the data pipeline (this rank)
-        self.samples_dropped = 0  # samples without caption (this rank)
+        self._step_rng: torch.Generator | None = None  # per-step randomness (see _seed_step)
         if recipe.model.init_from:
             load_init_weights(self, recipe.model.init_from)
         # Decide the trainable set before fit: DDP registers only parameters that require grad then.
@@ -71,7 +75,8 @@ class StyleGANT(L.LightningModule):
 
         Shards the synthesis blocks, the mapping MLP and the discriminator heads of G, its EMA copy and D
         over the data-parallel mesh; frozen networks (text encoder, feature network, CLIP) stay unsharded.
-        ``reshard_after_forward=True`` is required with two optimizers (SCALING-NOTES).
+        ``reshard_after_forward=True`` is required with two optimizers: otherwise parameters unsharded while G
+        was toggled off keep ``requires_grad=False`` and the G step fails.
         """
         if getattr(self, "_configured", False):
             return
@@ -118,6 +123,24 @@ class StyleGANT(L.LightningModule):
     def kimg(self) -> float:
         return self.images_seen / 1000
 
+    # --- data counts (owned by the data side; this module only reads and logs them) --------------------
+
+    def data_counts(self) -> DataCounts:
+        """This rank's skip / drop / shard-error counts from the datamodule's ``stats`` (zeros without one)."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        stats = getattr(datamodule, "stats", None)
+        return stats if isinstance(stats, DataCounts) else DataCounts()
+
+    @property
+    def samples_skipped(self) -> int:
+        """Corrupt samples skipped by the data pipeline on this rank."""
+        return self.data_counts().skipped
+
+    @property
+    def samples_dropped(self) -> int:
+        """Samples without caption dropped by the data pipeline on this rank."""
+        return self.data_counts().dropped
+
     # --- optimization -------------------------------------------------------------------------------
 
     def configure_optimizers(self):
@@ -154,87 +177,108 @@ class StyleGANT(L.LightningModule):
             yield images[start : start + size], list(captions[start : start + size])
 
     def _finish_gradients(self, params: list[torch.nn.Parameter], num_micro: int) -> None:
-        """SPEC: gradients summed over micro-batches (ranks averaged by DDP), times the count, NaN/inf -> +-1e5."""
-        for p in params:
-            if p.grad is not None:
-                p.grad.mul_(num_micro).nan_to_num_(nan=0.0, posinf=1e5, neginf=-1e5)
+        """Gradients summed over micro-batches (ranks averaged by DDP), times the count, NaN/inf cleaned."""
+        finish_gradients(params, num_micro)
 
-    def _seed_step(self) -> None:
-        """Reseed from (seed, images seen, rank): a resumed run draws the same latents and augmentations."""
-        seed = self.recipe.run.seed * 1_000_003 + self.images_seen * 7 + self.global_rank
-        torch.manual_seed(seed % (2**63))
+    def _seed_step(self) -> torch.Generator:
+        """The module's own generator on its device, seeded from (seed, images seen, rank): a resumed run
+        draws the same latents and augmentations. The global RNG is not touched."""
+        if self._step_rng is None or self._step_rng.device != self.device:
+            self._step_rng = torch.Generator(device=self.device)
+        return self._step_rng.manual_seed(step_seed(self.recipe.run.seed, self.images_seen, self.global_rank))
 
-    def on_train_epoch_start(self) -> None:
-        # The data pipeline reshuffles by epoch; tell it before its workers start.
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is not None and hasattr(datamodule, "set_epoch"):
-            datamodule.set_epoch(self.current_epoch)
+    @contextmanager
+    def _step_randomness(self) -> Iterator[torch.Generator]:
+        """The step's generator; draws made inside the networks (noise inputs, DiffAugment, crops) use a
+        forked global RNG state seeded from it, and the caller's RNG state is restored afterwards."""
+        rng = self._seed_step()
+        seed = int(torch.randint(0, 2**62, (), generator=rng, device=rng.device))
+        cuda = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.default_generator.manual_seed(seed)
+            if cuda:
+                with torch.cuda.device(self.device):
+                    torch.cuda.manual_seed(seed)
+            yield rng
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._seed_step()
+    def _latents(self, n: int, rng: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, self.generator.z_dim, device=self.device, generator=rng)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> None:
+        """One iteration: a D step, then a G step, each over the batch's micro-batches, then the EMA of G.
+        The step's arithmetic is in :mod:`stylegan_t.training.step_math`."""
         images, captions = batch["image"], list(batch["caption"])
-        self.samples_skipped += int(batch.get("num_skipped", 0))
-        self.samples_dropped += int(batch.get("num_dropped", 0))
-        d_opt, g_opt = self.optimizers()
         sigma = blur_sigma(self.images_seen, sigma0=self.recipe.loss.blur_sigma, fade_kimg=self.recipe.loss.blur_fade_kimg)
         chunks = list(self._micro_batches(images, captions))
-        train_text = self.recipe.model.train_mode == "text_encoder"
+        with self._step_randomness() as rng:
+            d_loss = self._discriminator_step(chunks, sigma, rng)
+            g_loss, clip_loss = self._generator_step(chunks, sigma, rng)
+        # Progress in images over all ranks, then the EMA of G (half-life in images).
+        step_images = images.shape[0] * self.world_size
+        self.images_seen += step_images
+        beta = self._update_ema(step_images)
+        n = len(chunks)
+        self._log_step(
+            {"loss_D": d_loss / n, "loss_G": g_loss / n, "loss_clip": clip_loss / n, "blur_sigma": float(sigma), "ema_beta": beta},
+            batch_size=images.shape[0],
+        )
 
-        # D step: hinge loss on blurred real and fake, accumulated over micro-batches.
-        d_total = 0.0
+    def _discriminator_step(self, chunks: list[tuple[torch.Tensor, list[str]]], sigma: float, rng: torch.Generator) -> torch.Tensor:
+        """Hinge loss on blurred real and fake, accumulated over micro-batches, then one D update."""
+        d_opt = self.optimizers()[0]
+        total = torch.zeros((), device=self.device)
         for i, (real, caps) in enumerate(chunks):
             with d_opt.toggle_model(sync_grad=i == len(chunks) - 1):
                 with torch.no_grad():
                     c = self.generator.mapping.encode_text(caps)
-                    fake = self.generator(torch.randn(len(caps), self.generator.z_dim, device=self.device), c)
+                    fake = self.generator(self._latents(len(caps), rng), c)
                 loss = self.discriminator_loss(real, fake, c, sigma)
-                self.manual_backward(loss / len(caps))  # SPEC: adversarial terms / micro-batch size
-                d_total += loss.detach()
+                self.manual_backward(micro_batch_objective(loss, len(caps)))
+                total += loss.detach()
         self._finish_gradients(d_opt.param_groups[0]["params"], len(chunks))
         d_opt.step()
         d_opt.zero_grad(set_to_none=True)
+        return total
 
-        # G step: non-saturating loss (+ CLIP guidance), D stays in training mode.
-        g_total, clip_total = 0.0, 0.0
+    def _generator_step(
+        self, chunks: list[tuple[torch.Tensor, list[str]]], sigma: float, rng: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Non-saturating loss (+ CLIP guidance) accumulated over micro-batches, then one G update.
+        D stays in training mode; in the text-encoder phase the conditioning itself is trained."""
+        g_opt = self.optimizers()[1]
+        train_text = self.recipe.model.train_mode == "text_encoder"
+        adv_total, clip_total = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
         for i, (_, caps) in enumerate(chunks):
             with g_opt.toggle_model(sync_grad=i == len(chunks) - 1):
                 c = self.generator.mapping.encode_text(caps) if train_text else None
                 with torch.no_grad():
                     c_d = c.detach() if c is not None else self.generator.mapping.encode_text(caps)
-                z = torch.randn(len(caps), self.generator.z_dim, device=self.device)
-                fake = self.generator(z, c if c is not None else c_d)
+                fake = self.generator(self._latents(len(caps), rng), c if c is not None else c_d)
                 adv, clip = self.generator_loss(fake, c_d, caps, sigma)
-                self.manual_backward(adv / len(caps) + self.recipe.loss.clip_weight * clip)
-                g_total += adv.detach()
+                self.manual_backward(micro_batch_objective(adv, len(caps), clip, self.recipe.loss.clip_weight))
+                adv_total += adv.detach()
                 clip_total += clip.detach()
         self._finish_gradients(g_opt.param_groups[0]["params"], len(chunks))
         g_opt.step()
         g_opt.zero_grad(set_to_none=True)
+        return adv_total, clip_total
 
-        # Progress in images over all ranks, then the EMA of G (SPEC: half-life in images).
-        step_images = images.shape[0] * self.world_size
-        self.images_seen += step_images
+    def _update_ema(self, step_images: int) -> float:
+        """EMA of G after the G step; the half-life defaults to ``batch_size * 10 / 32`` kimg."""
         o = self.recipe.optim
-        ema_kimg = o.ema_kimg if o.ema_kimg is not None else o.batch_size * 10 / 32
+        ema_kimg = o.ema_kimg if o.ema_kimg is not None else default_ema_kimg(o.batch_size)
         beta = ema_beta(batch_size=step_images, nimg=self.images_seen, ema_kimg=ema_kimg, rampup=o.ema_rampup)
         self.generator_ema.update(self.generator, beta=beta)
+        return beta
 
-        n = len(chunks)
-        self.log_dict(
-            {"loss_D": d_total / n, "loss_G": g_total / n, "kimg": self.kimg()},
-            prog_bar=True, on_step=True, batch_size=images.shape[0], sync_dist=False,
-        )
-        self.log_dict(
-            {
-                "loss_clip": clip_total / n,
-                "blur_sigma": float(sigma),
-                "ema_beta": beta,
-                "data_skipped": float(self.samples_skipped),
-                "data_dropped": float(self.samples_dropped),
-            },
-            on_step=True,
-            batch_size=images.shape[0],
-        )
+    def _log_step(self, values: dict[str, Any], *, batch_size: int) -> None:
+        """Losses and schedule values of this step, and the data side's skip / drop counts (this rank)."""
+        main = {k: values.pop(k) for k in ("loss_D", "loss_G")}
+        self.log_dict({**main, "kimg": self.kimg()}, prog_bar=True, on_step=True, batch_size=batch_size, sync_dist=False)
+        counts = self.data_counts()
+        values.update(data_skipped=float(counts.skipped), data_dropped=float(counts.dropped),
+                      data_shard_errors=float(counts.shard_errors))
+        self.log_dict(values, on_step=True, batch_size=batch_size)
 
     # --- checkpoints --------------------------------------------------------------------------------
 
@@ -250,15 +294,13 @@ class StyleGANT(L.LightningModule):
         meta = checkpoint.get("stylegan_t")
         if not isinstance(meta, dict) or meta.get("kind") != CHECKPOINT_KIND:
             raise ValueError("not a stylegan_t training checkpoint (no 'stylegan_t' entry of kind StyleGANT)")
-        self.images_seen = int(meta["images_seen"])
-        self.samples_skipped = int(meta.get("samples_skipped", 0))
-        self.samples_dropped = int(meta.get("samples_dropped", 0))
+        self.images_seen = int(meta["images_seen"])  # skip / drop counts: restored by the datamodule
 
     @torch.no_grad()
     def sample(self, prompts: list[str], seeds: list[int], *, truncation_psi: float = 1.0, ema: bool = True) -> torch.Tensor:
         """Images [len(prompts) * len(seeds), C, R, R] for every (prompt, seed), prompt-major, from the EMA generator."""
         G = self.generator_ema.module if ema else self.generator
-        zs = torch.stack([torch.randn(G.z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds]).to(self.device)
+        zs = seed_latents(seeds, G.z_dim, self.device)
         out = []
         for prompt in prompts:
             out.append(G(zs, [prompt] * len(seeds), truncation_psi=truncation_psi, noise_mode="const"))
