@@ -15,7 +15,8 @@ _STATE_DICT_FLAGS = ("img_resolution", "channel_base", "channel_max", "num_res_b
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="network-snapshot-NNNNNN.pkl of the original training code, or a torch.save()-d "
                                        "state_dict() of its generator (then give the architecture flags below)")
-    parser.add_argument("out", help="output .safetensors export of G_ema")
+    parser.add_argument("out", help="output: a .safetensors export of G_ema (snapshots: or a pretrained folder, where "
+                                    "the generator supports save_pretrained)")
     parser.add_argument("--text-arch", "--text-encoder", dest="text_arch", metavar="SPEC",
                         help="open_clip architecture of the text tower (e.g. ViT-L-14-quickgelu, or local-dir:/folder); "
                              "snapshots: only needed when it is no known open_clip architecture (weights always come "
@@ -46,8 +47,6 @@ def is_snapshot(path: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     from ..errors import UserError
 
-    if not args.out.endswith(".safetensors"):
-        raise SystemExit(f"stylegan-t convert-official: the output must be a .safetensors file, got {args.out!r}")
     if not is_snapshot(args.source):
         return _run_state_dict(args)
     given = [f"--{f.replace('_', '-')}" for f in _STATE_DICT_FLAGS if getattr(args, f) is not None]
@@ -74,6 +73,8 @@ def _run_state_dict(args: argparse.Namespace) -> int:
     from ..export import CheckpointLoadError, convert_official_to_export, read_export_metadata
     from ..utils.local_files import MissingWeightsError
 
+    if not args.out.endswith(".safetensors"):
+        raise SystemExit(f"stylegan-t convert-official: the output must be a .safetensors file, got {args.out!r}")
     missing = [f"--{f.replace('_', '-')}" for f in _STATE_DICT_FLAGS if getattr(args, f) is None]
     if not args.text_arch:
         missing.append("--text-encoder")

@@ -134,6 +134,8 @@ _REAL = {
     "torch._utils._rebuild_parameter": _rebuild_parameter,
     "torch.storage._load_from_bytes": _load_storage,
     "collections.OrderedDict": collections.OrderedDict,
+    "torch.Size": torch.Size,  # a tuple
+    "torch.device": torch.device,  # parses a string
 }
 
 
@@ -176,7 +178,8 @@ def safe_load(path: str | Path) -> Any:
             return SafeUnpickler(f).load()
         except CheckpointError as err:
             raise CheckpointError(f"'{path}': {err}") from None
-        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError, IndexError, KeyError) as err:
+        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError, IndexError, KeyError,
+                RuntimeError) as err:
             raise CheckpointError(f"'{path}' is not a readable network snapshot pickle ({type(err).__name__}: {err})") from None
 
 
