@@ -100,6 +100,11 @@ def test_training_checkpoint_resumes_and_trains_a_step(converted, tmp_path):
     assert not torch.equal(after[head], before[head])  # so did D's heads
     frozen = "discriminator.feature_network.vit.pos_embed"
     assert torch.equal(after[frozen], before[frozen])
+    # model.init_from reads the same file: every tensor fits, none new, none unused.
+    from stylegan_t.training.init_from import load_init_weights
+
+    report = load_init_weights(model, converted["ckpt"])
+    assert report["new"] == [] and report["unused"] == [] and torch.equal(model.state_dict()[key], before[key])
 
 
 def test_snapshot_without_text_arch_names_the_missing_flag(fixture_dir, tmp_path, capsys):
@@ -185,3 +190,20 @@ def test_infer_channels_and_known_text_architectures():
     assert match_open_clip_architecture(vit_l) == "ViT-L-14-quickgelu"  # the paper's text encoder
     assert match_open_clip_architecture({**vit_l, "quick_gelu": False}) == "ViT-L-14"
     assert match_open_clip_architecture({**vit_l, "layers": 3}) is None
+
+
+def test_records_of_pickled_torch_modules_give_their_state_dicts(tmp_path):
+    """Plain pickles of torch modules (what the original's dill file holds) read back as records whose
+    state dicts equal the modules': parameters, persistent buffers (int64 included), no non-persistent ones."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.utils.spectral_norm(torch.nn.Conv1d(4, 2, 3)))
+    net[1].register_buffer("scratch", torch.ones(2), persistent=False)
+    net[1](torch.randn(5, 4))  # running statistics away from their init
+    path = tmp_path / "modules.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": net}))
+    record = safe_load(path)["G_ema"]
+    assert record.qualname == "torch.nn.modules.container.Sequential"
+    ours, theirs = state_dict(record), net.state_dict()
+    assert list(ours) == list(theirs) and "1.scratch" not in ours
+    assert all(torch.equal(ours[k], theirs[k]) and ours[k].dtype == theirs[k].dtype for k in theirs)
+    assert {"2.weight_orig", "2.weight_u", "2.weight_v", "1.num_batches_tracked"} <= set(ours)
