@@ -129,6 +129,9 @@ def _rebuild_parameter(data: Any, requires_grad: bool = False, backward_hooks: A
     return data
 
 
+#: torch dtypes by name (``torch.float32`` ...), looked up without touching torch's lazy module attributes
+_DTYPES = {name: value for name, value in vars(torch).items() if isinstance(value, torch.dtype)}
+
 _REAL = {
     "torch._utils._rebuild_tensor_v2": _rebuild_tensor,
     "torch._utils._rebuild_parameter": _rebuild_parameter,
@@ -153,8 +156,8 @@ class SafeUnpickler(pickle.Unpickler):
         self.asked[qualname] += 1
         if qualname in _REAL:
             return _REAL[qualname]
-        if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
-            return getattr(torch, name)
+        if module == "torch" and name in _DTYPES:
+            return _DTYPES[name]
         if qualname in INERT_GLOBALS or any(module == p or module.startswith(p + ".") for p in INERT_PACKAGES):
             if qualname not in self._classes:
                 self._classes[qualname] = _record_class(qualname)
