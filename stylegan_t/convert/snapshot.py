@@ -60,7 +60,10 @@ def _block_channels(synthesis: Record) -> dict[int, int]:
     channels = {}
     for name, block in children(synthesis):
         if re.fullmatch(r"b\d+", name):
-            channels[int(name[1:])] = int(_attr(block, "out_channels"))
+            width = _attr(block, "out_channels")
+            if not isinstance(width, int) or width <= 0:
+                raise CheckpointError(f"synthesis block {name} of the snapshot has no channel count")
+            channels[int(name[1:])] = width
     if not channels:
         raise CheckpointError("the snapshot's generator has no synthesis blocks b8, b16, ...")
     return channels
