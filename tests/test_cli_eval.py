@@ -13,10 +13,17 @@ import torch
 from PIL import Image
 from shard_helpers import write_test_shards
 
-from stylegan_t.cli.eval import RealCounts, coco_captions, iter_reals, parse_metrics, parse_truncations, resize_generated
+from stylegan_t.cli.eval import parse_metrics, parse_truncations
 from stylegan_t.cli.main import main
 from stylegan_t.export import export_generator
-from stylegan_t.metrics import INCEPTION_WEIGHTS_FILE, iter_image_folder
+from stylegan_t.metrics import (
+    INCEPTION_WEIGHTS_FILE,
+    RealCounts,
+    coco_captions,
+    iter_image_folder,
+    iter_real_samples,
+    resize_like_reals,
+)
 from stylegan_t.models import Generator, GeneratorConfig, TextEncoderConfig
 
 COLORS = [(200, 40, 40), (40, 180, 60), (30, 60, 210), (220, 210, 30), (120, 120, 120)]
@@ -91,13 +98,13 @@ def test_parse_metrics_and_truncations():
 
 def test_generated_images_get_the_reals_resize():
     flat = torch.full((2, 3, 16, 16), 77, dtype=torch.uint8)
-    assert torch.equal(resize_generated(flat, 24), torch.full((2, 3, 24, 24), 77, dtype=torch.uint8))
+    assert torch.equal(resize_like_reals(flat, 24), torch.full((2, 3, 24, 24), 77, dtype=torch.uint8))
 
 
 def test_folder_reals_are_the_recipes_pixels(folder):
     """The command's reals are iter_image_folder's (COCO recipe step 3), so its saved statistics match."""
     counts = RealCounts()
-    samples = list(iter_reals(str(folder), resolution=16, decode=True, caption_key="txt", counts=counts))
+    samples = list(iter_real_samples(str(folder), resolution=16, decode=True, caption_key="txt", counts=counts))
     assert torch.equal(torch.stack([image for image, _ in samples]), torch.cat(list(iter_image_folder(folder, resolution=16))))
     assert [caption for _, caption in samples] == ["a red square", "a green square", "a blue square", "a yellow square", None, None]
     assert counts.unreadable == 1

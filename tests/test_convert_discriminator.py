@@ -118,3 +118,57 @@ def test_round_trip_keeps_outputs_in_train_and_eval():
     with torch.no_grad():
         for mode in (False, True):
             assert torch.equal(source.train(mode)(x, c), copy.train(mode)(x, c))
+
+
+def sn_convs(module: torch.nn.Module) -> list[torch.nn.Module]:
+    return [m for m in module.modules() if hasattr(m, "parametrizations")]
+
+
+def legacy_conv(conv: torch.nn.Conv1d) -> torch.nn.Conv1d:
+    """The original's layer: ``torch.nn.utils.spectral_norm`` (hook based) on a Conv1d with ``conv``'s tensors."""
+    ref = torch.nn.Conv1d(conv.in_channels, conv.out_channels, conv.kernel_size[0], padding=conv.padding[0],
+                          padding_mode=conv.padding_mode)
+    ref = torch.nn.utils.spectral_norm(ref, eps=1e-12)
+    sn = conv.parametrizations.weight
+    with torch.no_grad():
+        ref.weight_orig.copy_(sn.original)
+        ref.bias.copy_(conv.bias)
+        ref.weight_u.copy_(sn[0]._u)
+        ref.weight_v.copy_(sn[0]._v)
+    return ref
+
+
+def test_training_forward_updates_spectral_norm_in_the_originals_order(official_state):
+    """v = normalize(W^T u), then u = normalize(W v): bit for bit the original's layers, over several steps."""
+    D = discriminator_from_official(official_state, c_dim=64, feature_network=feature_network_preset("vit-tiny-384"))
+    convs = sn_convs(D.heads)
+    assert len(convs) == 15
+    for conv in (convs[0], convs[1], convs[2]):  # k=1, k=9 (circular), cls
+        ref = legacy_conv(conv)
+        x = torch.randn(4, conv.in_channels, 196)
+        for _ in range(3):
+            with torch.no_grad():
+                assert torch.equal(conv.train()(x), ref.train()(x))
+            assert torch.equal(conv.parametrizations.weight[0]._u, ref.weight_u)
+            assert torch.equal(conv.parametrizations.weight[0]._v, ref.weight_v)
+
+
+def test_torch_parametrization_order_would_change_training_logits(official_state, official_io):
+    """Why the order matters: torch's u-then-v update from the same stored vectors moves training logits by %."""
+    from torch.nn.utils import parametrize
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    ours = discriminator_from_official(official_state, c_dim=64, feature_network=feature_network_preset("vit-tiny-384"))
+    other = discriminator_from_official(official_state, c_dim=64, feature_network=feature_network_preset("vit-tiny-384"))
+    for conv in sn_convs(other.heads):
+        u, v = conv.parametrizations.weight[0]._u.clone(), conv.parametrizations.weight[0]._v.clone()
+        parametrize.remove_parametrizations(conv, "weight", leave_parametrized=False)
+        spectral_norm(conv, eps=1e-12)
+        with torch.no_grad():
+            conv.parametrizations.weight[0]._u.copy_(u)
+            conv.parametrizations.weight[0]._v.copy_(v)
+    with torch.no_grad():
+        a = ours.train().logits_from_features(official_io["d_features"], official_io["c"])
+        b = other.train().logits_from_features(official_io["d_features"], official_io["c"])
+    rel = ((a - b).abs().max() / a.abs().max()).item()
+    assert rel > 0.01, rel

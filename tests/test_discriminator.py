@@ -63,7 +63,7 @@ def test_spectral_norm_iterates_only_in_training():
 def test_spectral_norm_converges_to_unit_spectral_norm():
     head = DiscHead(16, 4, kernel_size=9).train()
     with torch.no_grad():
-        for _ in range(30):  # one power iteration per training forward
+        for _ in range(60):  # one power iteration per training forward (v then u, as the original)
             head(torch.randn(8, 16, 12), torch.randn(8, 4))
         head.eval()
         for conv in sn_convs(head):

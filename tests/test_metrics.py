@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from stylegan_t.errors import UserError
 from stylegan_t.metrics import (
     FID,
     INCEPTION_WEIGHTS_FILE,
@@ -18,6 +19,8 @@ from stylegan_t.metrics import (
     iter_image_folder,
     load_inception,
     plot_tradeoff,
+    read_captions,
+    read_reals,
     save_results_json,
     to_uint8,
 )
@@ -299,6 +302,51 @@ def test_iter_image_folder_crops_resizes_and_skips(tmp_path):
     assert [tuple(b.shape) for b in batches] == [(1, 3, 8, 8), (1, 3, 8, 8)]
     assert batches[0].dtype == torch.uint8 and batches[0][0, :, 4, 4].tolist() == [255, 0, 0]
     assert skipped == ["c.png"]
+
+
+class _Recorder:
+    """Stands in for FID: records the real batches it is given."""
+
+    def __init__(self) -> None:
+        self.batches: list[torch.Tensor] = []
+
+    def update(self, images: torch.Tensor, real: bool) -> None:
+        assert real
+        self.batches.append(images)
+
+
+def test_read_reals_feeds_fid_and_collects_captions_in_one_pass(tmp_path):
+    for i, color in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
+        Image.new("RGB", (12, 10), color).save(tmp_path / f"{i}.png")
+        if i != 1:
+            (tmp_path / f"{i}.txt").write_text(f"caption {i}\n")
+    (tmp_path / "x.png").write_bytes(b"broken")
+    fid = _Recorder()
+    data = read_reals(str(tmp_path), resolution=8, fid=fid, want_captions=True, batch_size=2)
+    assert [tuple(b.shape) for b in fid.batches] == [(2, 3, 8, 8), (1, 3, 8, 8)]
+    assert torch.equal(torch.cat(fid.batches), torch.cat(list(iter_image_folder(tmp_path, resolution=8))))
+    assert data.captions == ["caption 0", "caption 2"]
+    assert data.counts.as_dict() == {"images": 3, "captions": 2, "unreadable": 1, "no_caption": 1, "shard_errors": 0}
+    limited = read_reals(str(tmp_path), resolution=8, fid=_Recorder(), limit=2)
+    assert limited.counts.images == 2 and limited.captions == []  # captions only when asked for
+    only_captions = read_reals(str(tmp_path), resolution=8, want_captions=True, limit=1)
+    assert only_captions.captions == ["caption 0"] and only_captions.counts.images == 0
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "y.png").write_bytes(b"broken")
+    with pytest.raises(UserError, match="no readable real images"):
+        read_reals(str(tmp_path / "empty"), resolution=8, fid=_Recorder())
+
+
+def test_read_captions_kinds_and_errors(tmp_path):
+    (tmp_path / "a.txt").write_text("one\n\n two \n")
+    (tmp_path / "b.json").write_text(json.dumps(["a  b", "", "c"]))
+    (tmp_path / "c.json").write_text(json.dumps({"k": 1}))
+    (tmp_path / "d.txt").write_text("\n \n")
+    assert read_captions(tmp_path / "a.txt") == (["one", "two"], "text file, one caption per line")
+    assert read_captions(tmp_path / "b.json") == (["a b", "c"], "JSON list")
+    for bad, match in (("c.json", "expected a COCO"), ("d.txt", "holds no caption"), ("e.txt", "not found")):
+        with pytest.raises(UserError, match=match):
+            read_captions(tmp_path / bad)
 
 
 def test_plot_with_one_metric_uses_psi_axis(tmp_path):

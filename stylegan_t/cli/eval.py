@@ -14,26 +14,28 @@ written to ``--out`` as ``results.json`` (one row per psi) and ``tradeoff.png`` 
   zero-shot COCO recipe of docs/evaluation.md does).
 - Networks load from local files only: the FID Inception (``--inception``) and an open_clip model for the
   CLIP score (``--clip-model`` / ``--clip-pretrained``). Missing files fail with one line saying how to get them.
+
+A thin command: reals and captions are read by :mod:`stylegan_t.metrics` (``read_reals``, ``read_captions``),
+the curve is :func:`stylegan_t.metrics.evaluate_tradeoff`.
 """
 from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 METRICS = ("fid", "clip_score")
 DEFAULT_CLIP_MODEL = "ViT-g-14"
 DEFAULT_CLIP_PRETRAINED = "laion2b_s12b_b42k"  # the original StyleGAN-T's CLIP-score model
-SHARD_IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")  # image members of a shard sample, first match wins
 FID_DIMS = (64, 192, 768, 2048)
 PROG = "stylegan-t eval"
 
 
 class EvalError(Exception):
-    """Bad input detected by the command; printed as one line and exit status 1."""
+    """Bad input detected by the command; printed as one line, as a :class:`~stylegan_t.errors.UserError`
+    from the library it calls (a missing file, no readable reals, ...)."""
 
 
 # --- argument parsing -------------------------------------------------------------------------------------
@@ -117,137 +119,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder for results.json and tradeoff.png (default: PATH without suffix + '-eval')")
 
 
-# --- captions ---------------------------------------------------------------------------------------------
-
-
-def coco_captions(data: dict[str, Any], *, seed: int = 0) -> list[str]:
-    """One caption per COCO image: image ids sorted, shuffled with ``random.Random(seed)``, then one caption of
-    each drawn with the same generator (whitespace collapsed). The first 30000 are the recipe's captions file."""
-    import random
-    from collections import defaultdict
-
-    by_image: dict[Any, list[str]] = defaultdict(list)
-    for ann in data["annotations"]:
-        caption = " ".join(str(ann["caption"]).split())
-        if caption:
-            by_image[ann["image_id"]].append(caption)
-    rng = random.Random(seed)
-    ids = sorted(by_image)
-    rng.shuffle(ids)
-    return [rng.choice(by_image[i]) for i in ids]
-
-
-def read_captions(path: str | os.PathLike) -> tuple[list[str], str]:
-    """Captions of a ``--captions`` file and a short description of its kind."""
-    import json
-
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise EvalError(f"captions file not found: '{path}'")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise EvalError(f"captions file '{path}' is not valid JSON: {err}") from None
-        if isinstance(data, dict) and isinstance(data.get("annotations"), list):
-            try:
-                return coco_captions(data), "MS-COCO captions JSON, one caption per image"
-            except (KeyError, TypeError) as err:
-                raise EvalError(f"captions file '{path}': COCO annotations need 'image_id' and 'caption' ({err})") from None
-        if isinstance(data, list) and all(isinstance(c, str) for c in data):
-            captions = [" ".join(c.split()) for c in data]
-            return [c for c in captions if c], "JSON list"
-        raise EvalError(f"captions file '{path}': expected a COCO captions JSON (with 'annotations') or a JSON list of strings")
-    return [line.strip() for line in text.splitlines() if line.strip()], "text file, one caption per line"
-
-
-# --- real images ------------------------------------------------------------------------------------------
-
-
-class RealCounts:
-    """What reading the real data found."""
-
-    def __init__(self) -> None:
-        self.images = 0  # readable images used as reals
-        self.captions = 0  # captions collected
-        self.unreadable = 0  # samples skipped: unreadable, too small or no image member
-        self.no_caption = 0  # readable images without a caption (still reals)
-        self.shard_errors = 0  # shards that failed to open or broke midway
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(vars(self))
-
-
-def _uint8_image(data: bytes, resolution: int):
-    """Encoded bytes -> uint8 [3, R, R]: RGB, centre-cropped, Lanczos-resized from the fully decoded image
-    (no reduced-scale JPEG decoding), the same pixels as :func:`stylegan_t.metrics.iter_image_folder`."""
-    import numpy as np
-    import torch
-
-    from ..data.decode import center_crop_resize, open_image
-
-    img = center_crop_resize(open_image(data), resolution)
-    return torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1)
-
-
-def iter_reals(
-    real: str, *, resolution: int, decode: bool, caption_key: str, counts: RealCounts
-) -> Iterator[tuple[Any, str | None]]:
-    """``(uint8 image or None, caption or None)`` per usable real sample, in a fixed order (one pass).
-
-    With ``decode=False`` images are not decoded (only captions are wanted) and ``None`` stands for them.
-    Unreadable samples are counted in ``counts`` and left out; images without caption are kept.
-    """
-    from ..data.decode import CorruptSample, MissingCaption, decode_caption, find_image
-    from ..data.folder import sidecar_caption
-    from ..data.sources import IMAGE_SUFFIXES, expand_urls, is_image_folder, read_tar_samples
-
-    def decoded(data: bytes):
-        return _uint8_image(data, resolution) if decode else None
-
-    if is_image_folder(real):
-        root = Path(real).expanduser()
-        for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
-            try:
-                image = decoded(path.read_bytes())
-            except (CorruptSample, OSError):
-                counts.unreadable += 1
-                continue
-            yield image, sidecar_caption(path) or None
-        return
-
-    shards = expand_urls(real)
-    if not shards:
-        raise EvalError(f"no shards or images found for --real '{real}'")
-
-    def on_error(url: str, err: Exception) -> None:
-        counts.shard_errors += 1
-
-    keep = set(SHARD_IMAGE_KEYS) | {"json" if caption_key.startswith("json:") else caption_key}
-    for url in shards:
-        for sample in read_tar_samples(url, keep=keep, on_error=on_error):
-            try:
-                caption: str | None = decode_caption(sample, caption_key)
-            except MissingCaption:
-                caption = None
-            try:
-                image = decoded(find_image(sample, SHARD_IMAGE_KEYS)[1])
-            except CorruptSample:
-                counts.unreadable += 1
-                continue
-            yield image, caption
-
-
-def _check_real_path(real: str) -> None:
-    """A local ``--real`` (no URL, no pattern) must exist."""
-    from ..data.sources import is_local_path
-
-    if is_local_path(real) and not any(c in real for c in "{*?[") and "::" not in real:
-        if not Path(real).expanduser().exists():
-            raise EvalError(f"--real '{real}' not found")
-
-
 # --- the command ------------------------------------------------------------------------------------------
 
 
@@ -256,7 +127,13 @@ def default_out_dir(path: str) -> Path:
     return p.with_name(p.stem + "-eval")
 
 
+def _is_stats_file(real: str | None) -> bool:
+    return bool(real and real.endswith(".pt") and Path(real).is_file())
+
+
 def _validate(args: argparse.Namespace) -> tuple[list[str], list[float]]:
+    from ..metrics.real_images import check_real_source
+
     try:
         metrics = parse_metrics(args.metrics)
         truncations = parse_truncations(args.truncation)
@@ -273,8 +150,8 @@ def _validate(args: argparse.Namespace) -> tuple[list[str], list[float]]:
         needs = "FID needs real images" if "fid" in metrics else "captions come from the real data without --captions"
         raise EvalError(f"--real is required ({needs})")
     if args.real is not None:
-        _check_real_path(args.real)
-    if args.real and args.real.endswith(".pt") and Path(args.real).is_file():
+        check_real_source(args.real)
+    if _is_stats_file(args.real):
         if "fid" not in metrics:
             raise EvalError("--real FILE.pt holds FID statistics only; it needs --metrics fid (or real images)")
         if args.captions is None:
@@ -298,6 +175,7 @@ def _load_networks(args: argparse.Namespace, metrics: list[str], device):
         except ModuleNotFoundError as err:  # torch-fidelity not installed
             raise EvalError(str(err)) from None
         about["fid_extractor"] = {"inception": str(weights), "features": args.fid_dims, "antialias": False}
+        print(f"FID: standard Inception, {args.fid_dims} features, from {weights}")
     if "clip_score" in metrics:
         model, pretrained = args.clip_model, args.clip_pretrained
         if pretrained is None and not model.startswith("local-dir:"):
@@ -312,148 +190,103 @@ def _load_networks(args: argparse.Namespace, metrics: list[str], device):
         except RuntimeError as err:  # open_clip: unknown architecture, mismatched weights
             raise EvalError(f"cannot build CLIP model {model!r}: {err}") from None
         about["clip_model"] = {"model": model, "pretrained": pretrained}
+        print(f"CLIP score: open_clip {model}" + (f" ({pretrained})" if pretrained else ""))
     return fid, clip, about
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    import torch
+def _read_reals(args: argparse.Namespace, fid, captions: list[str] | None, resolution: int):
+    """FID real statistics and/or captions from ``--real`` (a statistics file, or one pass over the reals)."""
     from tqdm.auto import tqdm
 
-    from ..export import CheckpointLoadError
-    from ..metrics import evaluate_tradeoff, plot_tradeoff, save_results_json, to_uint8
+    from ..metrics import RealData, read_reals
+
+    data = RealData()
+    if _is_stats_file(args.real):
+        try:
+            fid.load_real_statistics(args.real)
+        except Exception as err:  # noqa: BLE001  (any unreadable or mismatched statistics file)
+            raise EvalError(f"cannot use FID real statistics '{args.real}': {err}") from None
+        data.counts.images = fid.num_real
+        print(f"real statistics: {fid.num_real} images from {args.real}")
+        return data
+    if args.real is None or (fid is None and captions is not None):
+        if args.real is not None:
+            print(f"note: --real {args.real} is not read (no FID, captions from --captions)")
+        return data
+    want_captions = captions is None
+    limit = args.num_real if fid is not None else args.num  # captions beyond N are never used
+    what = f"real images ({resolution}x{resolution})" if fid is not None else "real captions"
+    with tqdm(desc=what, unit="img", total=limit) as bar:
+        data = read_reals(args.real, resolution=resolution, fid=fid, want_captions=want_captions, limit=limit,
+                          batch_size=args.batch_size, caption_key=args.caption_key, on_sample=lambda: bar.update(1))
+    counts = data.counts
+    parts = [f"{counts.images} real images" if fid is not None else f"{counts.captions} captions",
+             f"{counts.unreadable} unreadable skipped"]
+    if want_captions:
+        parts.append(f"{counts.no_caption} without caption")
+    if counts.shard_errors:
+        parts.append(f"{counts.shard_errors} shard errors")
+    print(f"read {args.real}: " + ", ".join(parts))
+    if fid is not None and args.save_real_stats:
+        fid.save_real_statistics(args.save_real_stats)
+        print(f"saved FID real statistics to {args.save_real_stats}")
+    return data
+
+
+def _generator(pipe, args: argparse.Namespace, resolution: int):
+    """``generate(captions, seeds, psi)`` -> uint8 images at the evaluation resolution, with a bar per psi."""
+    from tqdm.auto import tqdm
+
+    from ..metrics import resize_like_reals, to_uint8
+
+    bars: dict[float, Any] = {}
+
+    def generate(batch_captions: list[str], seeds: list[int], psi: float):
+        bar = bars.setdefault(psi, tqdm(desc=f"psi={psi:g}", unit="img", total=args.num))
+        images = to_uint8(pipe(batch_captions, seeds, truncation_psi=psi, noise_mode=args.noise_mode,
+                               output_type="tensor", pairing="zip", batch_size=len(seeds)))
+        if images.shape[-1] != resolution or images.shape[-2] != resolution:
+            images = resize_like_reals(images, resolution)
+        bar.update(len(seeds))
+        if bar.n >= args.num:
+            bar.close()
+        return images
+
+    return generate
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ..metrics import evaluate_tradeoff, plot_tradeoff, read_captions, save_results_json
     from ..pipeline import load
-    from ..utils.local_files import MissingWeightsError
 
     metrics, truncations = _validate(args)
     captions: list[str] | None = None
     captions_source = "real data"
     if args.captions:
         captions, kind = read_captions(args.captions)
-        if not captions:
-            raise EvalError(f"captions file '{args.captions}' holds no caption")
         captions_source = f"{args.captions} ({kind})"
-
-    try:
-        pipe = load(args.path, device=args.device, text_encoder=args.text_encoder)
-    except (CheckpointLoadError, MissingWeightsError) as err:
-        raise EvalError(str(err)) from None
+    pipe = load(args.path, device=args.device, text_encoder=args.text_encoder)
     gen_res = pipe.generator.img_resolution
     resolution = args.resolution or gen_res
     print(f"loaded {args.path}: {pipe}")
     fid, clip, about = _load_networks(args, metrics, pipe.device)
-    if fid is not None:
-        print(f"FID: standard Inception, {args.fid_dims} features, from {about['fid_extractor']['inception']}")
-    if clip is not None:
-        spec = about["clip_model"]
-        print(f"CLIP score: open_clip {spec['model']}" + (f" ({spec['pretrained']})" if spec["pretrained"] else ""))
-
-    # Reals: FID statistics (one pass) and/or captions.
-    counts = RealCounts()
-    real_stats = bool(args.real and args.real.endswith(".pt") and Path(args.real).is_file())
-    if real_stats:
-        try:
-            fid.load_real_statistics(args.real)
-        except Exception as err:  # noqa: BLE001  (any unreadable or mismatched statistics file)
-            raise EvalError(f"cannot use FID real statistics '{args.real}': {err}") from None
-        counts.images = fid.num_real
-        print(f"real statistics: {fid.num_real} images from {args.real}")
-    elif args.real is not None and (fid is not None or captions is None):
-        want_captions = captions is None
-        limit = args.num_real if fid is not None else args.num  # captions beyond N are never used
-        collected: list[str] = []
-        batch: list[torch.Tensor] = []
-        what = f"real images ({resolution}x{resolution})" if fid is not None else "real captions"
-        with tqdm(desc=what, unit="img", total=limit) as bar:
-            for image, caption in iter_reals(args.real, resolution=resolution, decode=fid is not None,
-                                             caption_key=args.caption_key, counts=counts):
-                if fid is not None:
-                    batch.append(image)
-                    counts.images += 1
-                    if len(batch) == args.batch_size:
-                        fid.update(torch.stack(batch), real=True)
-                        batch = []
-                if caption is None:
-                    counts.no_caption += 1
-                elif want_captions:
-                    collected.append(caption)
-                    counts.captions += 1
-                bar.update(1)
-                if limit is not None and (counts.images if fid is not None else counts.captions) >= limit:
-                    break
-        if batch:
-            fid.update(torch.stack(batch), real=True)
-        if fid is not None and counts.images == 0:
-            raise EvalError(f"no readable real images in --real '{args.real}' ({counts.unreadable} unreadable, "
-                            f"{counts.shard_errors} shard errors)")
-        if want_captions:
-            if not collected:
-                raise EvalError(f"no captions in --real '{args.real}' (shard member '{args.caption_key}' or sidecar "
-                                ".txt files); pass --captions FILE")
-            captions = collected
-        parts = [f"{counts.images} real images" if fid is not None else f"{counts.captions} captions",
-                 f"{counts.unreadable} unreadable skipped"]
-        if want_captions:
-            parts.append(f"{counts.no_caption} without caption")
-        if counts.shard_errors:
-            parts.append(f"{counts.shard_errors} shard errors")
-        print(f"read {args.real}: " + ", ".join(parts))
-        if fid is not None and args.save_real_stats:
-            fid.save_real_statistics(args.save_real_stats)
-            print(f"saved FID real statistics to {args.save_real_stats}")
-    elif args.real is not None:
-        print(f"note: --real {args.real} is not read (no FID, captions from --captions)")
-    assert captions is not None
+    reals = _read_reals(args, fid, captions, resolution)
+    captions = captions if captions is not None else reals.captions
     print(f"captions: {len(captions)} from {captions_source}; {args.num} samples per truncation, seeds "
           f"{args.seed}..{args.seed + args.num - 1}")
     if fid is not None and args.num <= args.fid_dims:
         print(f"note: FID from {args.num} samples (<= {args.fid_dims} features) is strongly biased; compare only "
               "numbers computed with the same N (the paper uses 30000)")
-
-    # One bar per psi, advanced once the last metric has scored a batch (generation alone is the quick part).
-    bar: Any = None
-
-    def generate(batch_captions: list[str], seeds: list[int], psi: float) -> torch.Tensor:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(desc=f"psi={psi:g}", unit="img", total=args.num)
-        images = pipe(batch_captions, seeds, truncation_psi=psi, noise_mode=args.noise_mode, output_type="tensor",
-                      pairing="zip", batch_size=len(seeds))
-        images = to_uint8(images)
-        if images.shape[-1] != resolution or images.shape[-2] != resolution:
-            images = resize_generated(images, resolution)
-        return images
-
-    last = clip if clip is not None else fid
-    scored = last.update  # torchmetrics' wrapped update of this instance
-
-    def update_and_count(images, *rest, **kwargs):
-        nonlocal bar
-        scored(images, *rest, **kwargs)
-        if bar is not None:
-            bar.update(len(images))
-            if bar.n >= args.num:
-                bar.close()
-                bar = None
-
-    last.update = update_and_count
-
     result = evaluate_tradeoff(
-        generate, captions=captions, num_samples=args.num, truncations=truncations, fid=fid, clip_score=clip,
-        batch_size=args.batch_size, seed=args.seed, log=print,
+        _generator(pipe, args, resolution), captions=captions, num_samples=args.num, truncations=truncations,
+        fid=fid, clip_score=clip, batch_size=args.batch_size, seed=args.seed, log=print,
     )
     out = Path(args.out) if args.out else default_out_dir(args.path)
-    extra: dict[str, Any] = {
-        "checkpoint": str(args.path),
-        "real": args.real,
-        "real_counts": counts.as_dict(),
-        "captions": captions_source,
-        "num_captions": len(captions),
-        "resolution": resolution,
-        "generator_resolution": gen_res,
-        "noise_mode": args.noise_mode,
-        **about,
-    }
-    json_path = save_results_json(result, out / "results.json", **extra)
+    json_path = save_results_json(
+        result, out / "results.json", checkpoint=str(args.path), real=args.real, real_counts=reals.counts.as_dict(),
+        captions=captions_source, num_captions=len(captions), resolution=resolution, generator_resolution=gen_res,
+        noise_mode=args.noise_mode, **about,
+    )
     try:
         png_path = plot_tradeoff(result, out / "tradeoff.png")
     except (ValueError, ZeroDivisionError) as err:  # e.g. no finite value, or values equal to ~1e-10
@@ -463,23 +296,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def resize_generated(images, resolution: int):
-    """uint8 [N, 3, H, W] -> [N, 3, R, R] with the Lanczos resize the reals get (PIL, per image)."""
-    import numpy as np
-    import torch
-    from PIL import Image
-
-    from ..data.decode import center_crop_resize
-
-    out = []
-    for array in images.permute(0, 2, 3, 1).cpu().numpy():
-        img = center_crop_resize(Image.fromarray(array), resolution)
-        out.append(torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1))
-    return torch.stack(out)
-
-
 def run(args: argparse.Namespace) -> int:
+    from ..errors import UserError
+
     try:
         return _evaluate(args)
-    except EvalError as err:
+    except (EvalError, UserError) as err:
         raise SystemExit(f"{PROG}: " + " ".join(str(err).split()))  # one line, whatever the message's layout

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -65,11 +66,13 @@ def generator_from_official(
     num_res_blocks: int,
     text_encoder: str | TextEncoderConfig | TextEncoder,
     z_dim: int = 64,
+    **settings: Any,
 ) -> Generator:
     """Build our :class:`Generator` from an original generator's ``state_dict()`` with identical outputs.
 
     ``text_encoder`` gives the text tower's architecture (open_clip name, ``local-dir:`` folder, config
-    or instance); its weights are replaced by the checkpoint's ``mapping.clip.model.*`` tensors.
+    or instance); its weights are replaced by the checkpoint's ``mapping.clip.model.*`` tensors. ``settings``:
+    further :class:`GeneratorConfig` fields (e.g. ``mapping_layers``, ``conv_clamp``) where they differ from ours.
     """
     if isinstance(text_encoder, str):
         text_encoder = TextEncoderConfig(model=text_encoder)
@@ -82,6 +85,7 @@ def generator_from_official(
         num_res_blocks=num_res_blocks,
         z_dim=z_dim,
         text_encoder=te_config,
+        **settings,
     )
     generator = Generator(config, text_encoder=text_encoder if isinstance(text_encoder, TextEncoder) else None)
     expected_filter = setup_filter(RESAMPLE_TAPS)

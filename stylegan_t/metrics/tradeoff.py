@@ -10,9 +10,8 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-import numpy as np
 import torch
 
 from .clip_score import OpenCLIPScore
@@ -53,42 +52,6 @@ def accumulate_reals(fid: FID, real_images: Iterable[Any], *, num_real: int | No
         if num_real is not None and seen >= num_real:
             break
     return seen
-
-
-def iter_image_folder(
-    folder: str | os.PathLike,
-    *,
-    resolution: int,
-    batch_size: int = 64,
-    limit: int | None = None,
-    on_skip: Callable[[Path, Exception], None] | None = None,
-) -> Iterator[torch.Tensor]:
-    """uint8 ``[B, 3, R, R]`` batches of the images under ``folder`` (recursive, sorted), centre-cropped and
-    Lanczos-resized like training data (e.g. COCO val2014 reals at 64 or 256). Unreadable files are skipped."""
-    from ..data.decode import CorruptSample, center_crop_resize, open_image
-    from ..data.sources import IMAGE_SUFFIXES
-
-    paths = sorted(p for p in Path(folder).expanduser().rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under '{folder}'")
-    batch: list[torch.Tensor] = []
-    count = 0
-    for path in paths:
-        if limit is not None and count >= limit:
-            break
-        try:
-            img = center_crop_resize(open_image(path.read_bytes()), resolution)
-        except (CorruptSample, OSError) as err:
-            if on_skip is not None:
-                on_skip(path, err)
-            continue
-        batch.append(torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1))
-        count += 1
-        if len(batch) == batch_size:
-            yield torch.stack(batch)
-            batch = []
-    if batch:
-        yield torch.stack(batch)
 
 
 @torch.no_grad()
