@@ -16,10 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..demo.run import run_demo
-    from ..training.recipe import RecipeError
+    from .checks import check_writable_dir
 
-    try:
-        run_demo(out_dir=args.out, quick=args.quick, overrides=args.overrides, layout=args.layout)
-    except RecipeError as err:
-        raise SystemExit(f"stylegan-t demo: {err}")
+    check_writable_dir(args.out, option="--out")  # before any data is drawn or model built
+    run_demo(out_dir=args.out, quick=args.quick, overrides=args.overrides, layout=args.layout)  # RecipeError: main
     return 0
