@@ -109,3 +109,21 @@ def describe_yaml_error(err: Exception) -> str:
     context = getattr(err, "context", None)
     where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
     return f"{context + ': ' if context else ''}{problem}{where}"
+
+
+def check_override_keys(recipe: str, overrides: list[str]) -> None:
+    """Unknown keys and wrong types in ``overrides`` for built-in ``recipe``, found in milliseconds (commands
+    that prepare data before loading their recipe call this first); range checks come with the full load."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from ..errors import RecipeError
+    from ..training.recipe import Recipe, find_recipe
+
+    bad = [o for o in overrides if "=" not in o]
+    if bad:
+        raise RecipeError(f"overrides must look like section.key=value, got {bad}")
+    try:
+        OmegaConf.merge(OmegaConf.structured(Recipe), OmegaConf.load(find_recipe(recipe)), OmegaConf.from_dotlist(overrides))
+    except OmegaConfBaseException as err:
+        raise RecipeError(f"invalid recipe override: {err}") from None

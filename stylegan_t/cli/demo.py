@@ -16,8 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..demo.run import run_demo
-    from .checks import check_writable_dir
+    from .checks import check_override_keys, check_writable_dir
 
-    check_writable_dir(args.out, option="--out")  # before any data is drawn or model built
+    check_override_keys("demo", args.overrides)  # before any data is drawn or model built
+    check_writable_dir(args.out, option="--out")
     run_demo(out_dir=args.out, quick=args.quick, overrides=args.overrides, layout=args.layout)  # RecipeError: main
     return 0

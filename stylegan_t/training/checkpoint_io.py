@@ -42,8 +42,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return load_checkpoint_file(Path(path), map_location=map_location)
 
 
-def atomic_torch_save(obj: Any, path: Path, *, save: Callable[[Any, Any], None] = torch.save) -> None:
-    """``save(obj, file)`` into a temp file next to ``path``, fsync, then rename it over ``path``."""
+def atomic_torch_save(obj: Any, path: Path, *, save: Callable[[Any, Any], None] | None = None) -> None:
+    """``save(obj, file)`` (default ``torch.save``) into a temp file next to ``path``, fsync, then rename it over ``path``."""
+    save = save or torch.save
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
