@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import traceback
 from typing import NoReturn
@@ -53,8 +54,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def one_line(text: str) -> str:
-    """A message on one line: newlines and runs of spaces folded."""
-    return " ".join(str(text).split())
+    """A message on one line: newlines and runs of spaces folded. An error re-raised from a DataLoader
+    worker carries the worker's traceback in its text: only the original message is kept."""
+    text = str(text)
+    if "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        text = last.split(": ", 1)[1] if re.match(r"^[\w.]+: ", last) else last
+    return " ".join(text.split())
 
 
 def user_error_message(err: BaseException) -> str | None:
