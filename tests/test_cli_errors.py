@@ -138,6 +138,9 @@ def test_fit_checks_run_dir_and_resume_file_before_building(files, shards, capsy
     fails(base + [run, "--resume", str(files["foreign"])], capsys, "foreign.ckpt", "not a stylegan_t training checkpoint")
     fails(base + [run, "--resume", str(files["hostile"])], capsys, "hostile.ckpt")
     assert not files["marker"].exists()
+    fails(base + [run, "trainer.devcies=2"], capsys, "trainer.devcies")
+    if not torch.cuda.is_available():
+        fails(base + [run, "trainer.accelerator=cuda"], capsys, "trainer", "CUDA")
 
 
 def test_fit_with_unreadable_data_is_one_line(capsys, tmp_path):

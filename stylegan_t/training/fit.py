@@ -79,6 +79,26 @@ def _strategy_has_checkpoint_io(strategy: Any) -> bool:
     return getattr(strategy, "_checkpoint_io", None) is not None
 
 
+def make_trainer(kwargs: dict[str, Any]) -> L.Trainer:
+    """``L.Trainer(**kwargs)``; settings Lightning refuses (an unknown argument, an accelerator this machine
+    lacks) become a :class:`RecipeError` naming the ``trainer`` key."""
+    import re
+
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    from ..errors import RecipeError
+
+    try:
+        return L.Trainer(**kwargs)
+    except TypeError as err:
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(err))
+        if unknown is None:
+            raise
+        raise RecipeError(f"trainer.{unknown.group(1)} is not a lightning.Trainer argument") from None
+    except MisconfigurationException as err:
+        raise RecipeError(f"trainer: {' '.join(str(err).split())}") from None
+
+
 def fault_callbacks() -> list[L.Callback]:
     """Callbacks that report training faults: non-finite losses (warned, counted) and shard read errors."""
     return [NonFiniteLossMonitor(), DataErrorLog()]
@@ -150,7 +170,7 @@ def build_trainer(recipe: Recipe, *, extra_callbacks: list[L.Callback] | None = 
     callbacks += list(extra_callbacks or [])
     kwargs["callbacks"] = callbacks + list(kwargs.get("callbacks") or [])
     kwargs.setdefault("logger", build_logger(run_dir))
-    return L.Trainer(**fault_tolerance(kwargs))
+    return make_trainer(fault_tolerance(kwargs))
 
 
 def build_datamodule(recipe: Recipe, world_size: int) -> L.LightningDataModule:
