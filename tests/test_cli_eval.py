@@ -195,8 +195,8 @@ def eval_error(argv: list[str]) -> str:
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
         rc = main(["eval", *argv])
-    message = stderr.getvalue()
-    assert rc == 2 and message.startswith("stylegan-t eval: ") and "\n" not in message.strip()
+    message = stderr.getvalue().replace("\r", "\n").strip().splitlines()[-1]  # after any progress bar
+    assert rc == 2 and message.startswith("stylegan-t eval: ") and "Traceback" not in stderr.getvalue()
     return message
 
 

@@ -94,10 +94,6 @@ def run(args: argparse.Namespace) -> int:
     if not (args.fps > 0 and args.fps < float("inf")):
         raise UserError(f"--fps must be a positive number, got {args.fps}")
     check_common_arguments(args)
-    if kind == "frames":
-        check_writable_dir(args.out, option="--out")
-    else:
-        check_writable_file(args.out, option="--out")
     seeds = args.seeds
     if args.prompt_b is not None:
         seeds = seeds or [0]
@@ -107,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
         seeds = seeds or [0, 1]
         if len(seeds) < 2:
             raise UserError("a seed walk needs at least two seeds, e.g. --seeds 0,5 (or give --prompt-b)")
+    if kind == "frames":  # the output is checked last, before loading: no folder is made for a bad argument
+        check_writable_dir(args.out, option="--out")
+    else:
+        check_writable_file(args.out, option="--out")
 
     pipe = load_pipeline(args, "interpolate")
     print(f"loaded {args.path}: {pipe}")

@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ..data.shard_tools import make_shards
     from ..errors import UserError
     from .checks import check_writable_dir
@@ -28,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--shard-size must be >= 1, got {args.shard_size}")
     if args.resolution is not None and args.resolution < 1:
         raise UserError(f"--resolution must be >= 1, got {args.resolution}")
+    if not Path(args.src).exists():
+        raise UserError(f"SRC '{args.src}' does not exist")
     check_writable_dir(args.dest, option="DEST")  # before any image is read
     try:
         result = make_shards(
