@@ -3,6 +3,8 @@ standard Inception architecture with random weights saved to disk, a tiny random
 from test shards or a folder of PNG + txt files."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import random
@@ -196,10 +198,12 @@ def test_eval_clip_score_from_coco_captions_without_reals(model, tiny_clip, tmp_
 # --- errors ------------------------------------------------------------------------------------------------
 
 def eval_error(argv: list[str]) -> str:
-    with pytest.raises(SystemExit) as info:
-        main(["eval", *argv])
-    message = info.value.code
-    assert isinstance(message, str) and message.startswith("stylegan-t eval: ") and "\n" not in message.strip()
+    """``stylegan-t eval`` must fail with exit status 2 and one line on stderr (returned)."""
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        rc = main(["eval", *argv])
+    message = stderr.getvalue().replace("\r", "\n").strip().splitlines()[-1]  # after any progress bar
+    assert rc == 2 and message.startswith("stylegan-t eval: ") and "Traceback" not in stderr.getvalue()
     return message
 
 

@@ -96,18 +96,25 @@ def test_interpolate_gif_frames_and_prompts(files, tmp_path):
     assert (end - last).abs().max() <= 1
 
 
-def test_interpolate_errors(files, tmp_path, monkeypatch):
+def cli_error(argv: list[str], capsys) -> str:
+    """Run a command that must fail on user input: exit 2 and one line on stderr (returned)."""
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+def test_interpolate_errors(files, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # import fails: no imageio backend
     monkeypatch.setattr("shutil.which", lambda name: None)  # and no ffmpeg binary
-    with pytest.raises(SystemExit) as err:
-        main(["interpolate", str(files["export"]), "--prompt", "a", "--out", str(tmp_path / "v.mp4")])
-    assert ".gif" in str(err.value.code) and "ffmpeg" in str(err.value.code)
-    with pytest.raises(SystemExit) as err:
-        main(["interpolate", str(files["export"]), "--prompt", "a", "--prompt-b", "b", "--seeds", "0,1", "--out", str(tmp_path / "x.gif")])
-    assert "one seed" in str(err.value.code)
-    with pytest.raises(SystemExit) as err:
-        main(["interpolate", str(files["export"]), "--prompt", "a", "--out", str(tmp_path / "x.avi")])
-    assert "unsupported extension" in str(err.value.code)
+    err = cli_error(["interpolate", str(files["export"]), "--prompt", "a", "--out", str(tmp_path / "v.mp4")], capsys)
+    assert ".gif" in err and "ffmpeg" in err
+    err = cli_error(["interpolate", str(files["export"]), "--prompt", "a", "--prompt-b", "b", "--seeds", "0,1",
+                     "--out", str(tmp_path / "x.gif")], capsys)
+    assert "one seed" in err
+    err = cli_error(["interpolate", str(files["export"]), "--prompt", "a", "--out", str(tmp_path / "x.avi")], capsys)
+    assert "unsupported extension" in err
     assert not list(tmp_path.iterdir())  # nothing written on error
 
 
@@ -119,14 +126,12 @@ def test_export_command(files, tmp_path, capsys):
     assert all(torch.equal(v, G.state_dict()[k]) for k, v in files["ema"].state_dict().items())
 
 
-def test_bad_input_exits_with_one_message(files, tmp_path):
-    with pytest.raises(SystemExit) as err:
-        main(["generate", str(tmp_path / "nope.ckpt"), "--prompt", "a", "--outdir", str(tmp_path / "o")])
-    assert "checkpoint not found" in str(err.value.code)
+def test_bad_input_exits_with_one_message(files, tmp_path, capsys):
+    err = cli_error(["generate", str(tmp_path / "nope.ckpt"), "--prompt", "a", "--outdir", str(tmp_path / "o")], capsys)
+    assert "checkpoint not found" in err
     torch.save({"w": torch.zeros(2)}, tmp_path / "plain.pt")
-    with pytest.raises(SystemExit) as err:
-        main(["export", str(tmp_path / "plain.pt"), str(tmp_path / "x.safetensors")])
-    assert "plain state dict" in str(err.value.code) and "stylegan-t export" in str(err.value.code)
+    err = cli_error(["export", str(tmp_path / "plain.pt"), str(tmp_path / "x.safetensors")], capsys)
+    assert "plain state dict" in err and err.startswith("stylegan-t export: ")
     assert not (tmp_path / "x.safetensors").exists()
 
 
@@ -146,8 +151,8 @@ def test_convert_official_command(official_dir, official_io, tmp_path, capsys):
         img = G.synthesis(official_io["ws"], noise_mode="const")
     assert (ws - official_io["ws"]).abs().max() < 1e-5
     assert (img - official_io["img_const"]).abs().max() < 1e-4
-    with pytest.raises(SystemExit) as err:  # wrong architecture: the mismatched keys are listed
-        main(["convert-official", str(official_dir / "official_G_state_dict.pt"), str(tmp_path / "bad.safetensors"),
-              "--img-resolution", "64", "--channel-base", "2048", "--channel-max", "128", "--num-res-blocks", "1",
-              "--text-encoder", f"local-dir:{official_dir / 'tiny_clip'}"])
-    assert "Missing keys" in str(err.value.code)
+    err = cli_error(  # wrong architecture: the mismatched keys are listed
+        ["convert-official", str(official_dir / "official_G_state_dict.pt"), str(tmp_path / "bad.safetensors"),
+         "--img-resolution", "64", "--channel-base", "2048", "--channel-max", "128", "--num-res-blocks", "1",
+         "--text-encoder", f"local-dir:{official_dir / 'tiny_clip'}"], capsys)
+    assert "Missing keys" in err

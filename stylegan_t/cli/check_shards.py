@@ -17,11 +17,17 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from ..data.shard_tools import check_shards
+    from ..errors import UserError
+    from .checks import check_writable_file
 
+    if args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    if args.json:
+        check_writable_file(args.json, option="--json")  # before the shards are read
     try:
         reports = check_shards(args.urls, caption_key=args.caption_key, min_size=args.min_size, workers=args.workers)
     except ValueError as err:
-        raise SystemExit(f"stylegan-t check-shards: {err}")
+        raise UserError(str(err)) from err
     width = min(max(len(r.url) for r in reports), 60)
     print(f"{'shard':<{width}}  {'samples':>7}  {'ok':>7}  {'unreadable':>10}  {'no_caption':>10}  error")
     for r in reports:

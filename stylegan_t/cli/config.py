@@ -10,11 +10,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.recipe import RecipeError, load_recipe, recipe_to_yaml
+    from ..training.recipe import recipe_to_yaml
+    from .checks import load_recipe_checked
 
-    try:
-        recipe = load_recipe(args.recipe, args.overrides)
-    except RecipeError as err:
-        raise SystemExit(f"stylegan-t config: {err}")
-    print(recipe_to_yaml(recipe), end="")
+    print(recipe_to_yaml(load_recipe_checked(args.recipe, args.overrides)), end="")
     return 0

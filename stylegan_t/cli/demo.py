@@ -16,10 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..demo.run import run_demo
-    from ..training.recipe import RecipeError
+    from .checks import check_override_keys, check_writable_dir
 
-    try:
-        run_demo(out_dir=args.out, quick=args.quick, overrides=args.overrides, layout=args.layout)
-    except RecipeError as err:
-        raise SystemExit(f"stylegan-t demo: {err}")
+    check_override_keys("demo", args.overrides)  # before any data is drawn or model built
+    check_writable_dir(args.out, option="--out")
+    run_demo(out_dir=args.out, quick=args.quick, overrides=args.overrides, layout=args.layout)  # RecipeError: main
     return 0

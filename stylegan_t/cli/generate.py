@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import re
 
+from .checks import check_device, check_seed, check_writable_dir, check_writable_file, finite_float
+
 
 def parse_seeds(text: str) -> list[int]:
     """``"0-7,10,12"`` -> ``[0, 1, ..., 7, 10, 12]`` (inclusive ranges, order kept, duplicates dropped)."""
@@ -24,8 +26,12 @@ def parse_seeds(text: str) -> list[int]:
             values = range(lo, hi + 1)
         elif part.isdigit():
             values = [int(part)]
+        elif re.fullmatch(r"-\d+", part):
+            raise ValueError(f"seed {part} is out of range: seeds are integers in [0, 2**63-1]")
         else:
-            raise ValueError(f"cannot parse seeds {text!r}: use non-negative integers and ranges, e.g. 0-7,10,12")
+            raise ValueError(f"cannot parse seeds {text!r}: use integers in [0, 2**63-1] and ranges, e.g. 0-7,10,12")
+        if values:
+            check_seed(values[-1])  # ranges are increasing: the last value is the largest
         seeds += [v for v in values if v not in seeds]
     if not seeds:
         raise ValueError("no seeds given")
@@ -52,7 +58,8 @@ def _plural(n: int, word: str) -> str:
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared with ``stylegan-t interpolate``."""
     parser.add_argument("path", help="training checkpoint (.ckpt) or export (.safetensors)")
-    parser.add_argument("--truncation", type=float, default=1.0, metavar="PSI", help="truncation psi on the z-part (default 1.0 = none)")
+    parser.add_argument("--truncation", type=finite_float, default=1.0, metavar="PSI",
+                        help="truncation psi on the z-part (default 1.0 = none)")
     parser.add_argument("--noise-mode", default="const", choices=("const", "random", "none"), help="synthesis noise (default const)")
     parser.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
@@ -70,14 +77,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", default=None, metavar="FILE", help="also write a grid image (rows: prompts, columns: seeds)")
 
 
+def check_common_arguments(args: argparse.Namespace) -> None:
+    """Options shared with ``interpolate``, checked before the model is loaded."""
+    from ..errors import UserError
+
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    check_device(args.device)
+
+
 def load_pipeline(args: argparse.Namespace, command: str):
-    from ..export import CheckpointLoadError
+    """The pipeline for ``args.path`` (a missing, foreign or damaged file raises ``CheckpointError``: one line)."""
     from ..pipeline import load
 
-    try:
-        return load(args.path, device=args.device, text_encoder=args.text_encoder)
-    except CheckpointLoadError as err:
-        raise SystemExit(f"stylegan-t {command}: {err}")
+    return load(args.path, device=args.device, text_encoder=args.text_encoder)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,16 +101,16 @@ def run(args: argparse.Namespace) -> int:
     prompts = [p for p in args.prompt]
     if args.style:
         prompts = [f"{p}, {s}" for p in prompts for s in args.style]
-    if args.batch_size < 1:
-        raise SystemExit("stylegan-t generate: --batch-size must be >= 1")
+    check_common_arguments(args)
+    outdir = check_writable_dir(args.outdir, option="--outdir")  # before anything is generated
+    if args.grid:
+        check_writable_file(args.grid, option="--grid")
     pipe = load_pipeline(args, "generate")
     print(f"loaded {args.path}: {pipe}")
     images = pipe(
         prompts, seeds=args.seeds, truncation_psi=args.truncation, noise_mode=args.noise_mode,
         batch_size=args.batch_size, progress=True,
     )
-    outdir = Path(args.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     i = 0
     for p_idx, prompt in enumerate(prompts):
         for seed in args.seeds:

@@ -10,7 +10,9 @@ import argparse
 import shutil
 from pathlib import Path
 
-from .generate import add_common_arguments, load_pipeline, seeds_arg
+from ..errors import UserError
+from .checks import check_writable_dir, check_writable_file
+from .generate import add_common_arguments, check_common_arguments, load_pipeline, seeds_arg
 
 VIDEO_HELP = "write an animated GIF (--out FILE.gif) or PNG frames (--out DIR/) instead"
 
@@ -86,20 +88,25 @@ def run(args: argparse.Namespace) -> int:
         kind = output_kind(args.out)
         backend = mp4_backend() if kind == "mp4" else None  # fail before generating anything
     except (ValueError, RuntimeError) as err:
-        raise SystemExit(f"stylegan-t interpolate: {err}")
+        raise UserError(str(err)) from None
     if args.steps < 2:
-        raise SystemExit("stylegan-t interpolate: --steps must be >= 2 (both ends are included)")
-    if args.batch_size < 1:
-        raise SystemExit("stylegan-t interpolate: --batch-size must be >= 1")
+        raise UserError(f"--steps must be >= 2 (both ends are included), got {args.steps}")
+    if not (args.fps > 0 and args.fps < float("inf")):
+        raise UserError(f"--fps must be a positive number, got {args.fps}")
+    check_common_arguments(args)
     seeds = args.seeds
     if args.prompt_b is not None:
         seeds = seeds or [0]
         if len(seeds) != 1:
-            raise SystemExit(f"stylegan-t interpolate: with --prompt-b give one seed (got {len(seeds)})")
+            raise UserError(f"with --prompt-b give one seed (got {len(seeds)})")
     else:
         seeds = seeds or [0, 1]
         if len(seeds) < 2:
-            raise SystemExit("stylegan-t interpolate: a seed walk needs at least two seeds, e.g. --seeds 0,5 (or give --prompt-b)")
+            raise UserError("a seed walk needs at least two seeds, e.g. --seeds 0,5 (or give --prompt-b)")
+    if kind == "frames":  # the output is checked last, before loading: no folder is made for a bad argument
+        check_writable_dir(args.out, option="--out")
+    else:
+        check_writable_file(args.out, option="--out")
 
     pipe = load_pipeline(args, "interpolate")
     print(f"loaded {args.path}: {pipe}")

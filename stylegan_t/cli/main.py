@@ -2,12 +2,26 @@
 
 Each command module defines ``add_arguments(parser)`` and ``run(args) -> int`` and imports heavy
 dependencies inside ``run``. Only the chosen command's module is imported, so ``--help`` is fast.
+
+User errors (:class:`stylegan_t.errors.UserError`, a bad argument, a file that cannot be read or written)
+print as one line ``stylegan-t COMMAND: message`` on stderr with exit status 2; ``--debug`` (or
+``STYLEGAN_T_DEBUG=1``) shows the traceback instead. Any other exception is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import re
 import sys
+import traceback
+from typing import NoReturn
+
+from ..errors import UserError
+
+#: exit status for anything the user can fix (argparse uses 2 for usage errors too)
+USER_ERROR = 2
+DEBUG_ENV = "STYLEGAN_T_DEBUG"
 
 #: command name -> (module implementing it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -33,18 +47,85 @@ def _top_level_help() -> str:
     return "\n".join(lines)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``stylegan-t CMD: error: ...; see --help``), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def one_line(text: str) -> str:
+    """A message on one line: newlines and runs of spaces folded. An error re-raised from a DataLoader
+    worker carries the worker's traceback in its text: only the original message is kept."""
+    text = str(text)
+    if "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        text = last.split(": ", 1)[1] if re.match(r"^[\w.]+: ", last) else last
+    return " ".join(text.split())
+
+
+def user_error_message(err: BaseException) -> str | None:
+    """The one-line message for an exception the user can fix, or None for a bug (keeps its traceback)."""
+    if isinstance(err, UserError):
+        return one_line(err)
+    if isinstance(err, SystemExit) and isinstance(err.code, str):
+        return one_line(err.code)  # a command's `raise SystemExit("message")`
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        return f"cannot access '{err.filename}': {err.strerror}"  # unreadable input, full disk, no permission
+    try:
+        import yaml
+
+        if isinstance(err, yaml.YAMLError):  # a malformed recipe file that reached us unwrapped
+            return "malformed YAML: " + one_line(err)
+    except ImportError:  # pragma: no cover - omegaconf depends on PyYAML
+        pass
+    return None
+
+
+def debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get(DEBUG_ENV, "").lower() in ("1", "true", "yes")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = debug_requested(argv)
+    argv = [a for a in argv if a != "--debug"]
     if not argv or argv[0] in ("-h", "--help"):
         print(_top_level_help())
-        return 0 if argv else 2
-    name, rest = argv[0], argv[1:]
+        return 0 if argv else USER_ERROR
+    name = argv[0]
     if name not in COMMANDS:
-        print(f"stylegan-t: unknown command {name!r}\n\n{_top_level_help()}", file=sys.stderr)
-        return 2
+        print(f"stylegan-t: unknown command {name!r} (choose from {', '.join(COMMANDS)}; see stylegan-t --help)",
+              file=sys.stderr)
+        return USER_ERROR
+    try:
+        return run_command(name, argv[1:])
+    except SystemExit as err:
+        if not isinstance(err.code, str):  # argparse (usage error: 2, --help: 0) or an explicit status
+            return int(err.code or 0)
+        return _report(name, err, debug)
+    except Exception as err:  # noqa: BLE001 - classified below; bugs are re-raised
+        if user_error_message(err) is None:
+            raise
+        return _report(name, err, debug)
+
+
+def _report(name: str, err: BaseException, debug: bool) -> int:
+    """Print a user error as one line (after its traceback with ``--debug``); the exit status."""
+    if debug:
+        traceback.print_exception(err)
+    message, prefix = user_error_message(err) or "", f"stylegan-t {name}: "
+    print(prefix + message.removeprefix(prefix), file=sys.stderr)
+    return USER_ERROR
+
+
+def run_command(name: str, rest: list[str]) -> int:
+    """Parse ``rest`` with the command's options and run it."""
     module_name, help_ = COMMANDS[name]
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"stylegan-t {name}", description=help_)
+    parser = OneLineParser(prog=f"stylegan-t {name}", description=help_)
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of user errors too (or set {DEBUG_ENV}=1)")
     module.add_arguments(parser)
     args = parser.parse_args(rest)
     return int(module.run(args) or 0)

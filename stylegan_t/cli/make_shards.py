@@ -20,15 +20,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.shard_tools import make_shards
+    from pathlib import Path
 
+    from ..data.shard_tools import make_shards
+    from ..errors import UserError
+    from .checks import check_writable_dir
+
+    if args.shard_size < 1:
+        raise UserError(f"--shard-size must be >= 1, got {args.shard_size}")
+    if args.resolution is not None and args.resolution < 1:
+        raise UserError(f"--resolution must be >= 1, got {args.resolution}")
+    if not Path(args.src).exists():
+        raise UserError(f"SRC '{args.src}' does not exist")
+    check_writable_dir(args.dest, option="DEST")  # before any image is read
     try:
         result = make_shards(
             args.src, args.dest, shard_size=args.shard_size, resolution=args.resolution, images=args.images,
             path_column=args.path_column, caption_column=args.caption_column, min_size=args.min_size,
             verify=not args.no_verify, overwrite=args.overwrite,
         )
-    except (ValueError, FileExistsError, FileNotFoundError) as err:
-        raise SystemExit(f"stylegan-t make-shards: {err}")
+    except (ValueError, FileExistsError, FileNotFoundError) as err:  # bad source table, shards already there, ...
+        raise UserError(str(err)) from err
     print(f"{args.dest}: {result.summary()}")
     return 0 if result.written else 1

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from ..errors import UserError
 from .batch import Batch, DataCounts, make_batch
 from .config import DataConfig
 from .decode import CorruptSample, MissingCaption, decode_caption, decode_image, find_image
@@ -32,7 +33,7 @@ from .sources import epoch_order, expand_urls, is_local_path, read_tar_samples, 
 log = logging.getLogger("stylegan_t.data")
 
 
-class NoSamplesError(RuntimeError):
+class NoSamplesError(UserError, RuntimeError):
     """A worker's shards hold no usable sample at all, so it can never fill a batch."""
 
 

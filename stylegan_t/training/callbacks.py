@@ -1,15 +1,20 @@
-"""Callbacks: sample grids every N kimg, images/s, and stopping at the recipe's total kimg."""
+"""Callbacks: sample grids every N kimg, images/s, stopping at the recipe's total kimg, non-finite losses
+(data counts are logged by the module)."""
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 
 from ..images import image_grid
+
+log = logging.getLogger(__name__)
 
 
 class SampleGrid(L.Callback):
@@ -79,3 +84,56 @@ class StopAtKimg(L.Callback):
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         if module.kimg() >= self.total_kimg:
             trainer.should_stop = True
+
+
+#: losses StyleGANT logs every step (``training_step``); a non-finite value means the step went wrong
+LOSS_KEYS = ("loss_D", "loss_G", "loss_clip")
+
+
+class NonFiniteLossMonitor(L.Callback):
+    """Warns (with the step and kimg) and counts every training step whose logged loss is NaN or infinite.
+
+    The count is logged as ``nonfinite_steps`` and kept in checkpoints. Lightning publishes a step's
+    logged values only after ``on_train_batch_end``, so each step is checked when the next one starts
+    (and at epoch and training end).
+    """
+
+    def __init__(self, keys: tuple[str, ...] = LOSS_KEYS) -> None:
+        self.keys = tuple(keys)
+        self.count = 0
+        self.steps: list[int] = []  # this process's offending global steps (the last 100)
+        self._pending: tuple[int, float] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.count = int(state.get("count", 0))
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self._pending = (trainer.global_step, module.kimg() if hasattr(module, "kimg") else float("nan"))
+        module.log("nonfinite_steps", float(self.count), on_step=True, batch_size=1)
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        self._check(trainer)
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        self._check(trainer)
+
+    def on_train_end(self, trainer, module) -> None:
+        self._check(trainer)
+
+    def _check(self, trainer: L.Trainer) -> None:
+        if self._pending is None:
+            return
+        step, kimg = self._pending
+        self._pending = None
+        metrics = trainer.callback_metrics
+        bad = {k: float(metrics[k]) for k in self.keys if k in metrics and not math.isfinite(float(metrics[k]))}
+        if not bad:
+            return
+        self.count += 1
+        self.steps = (self.steps + [step])[-100:]
+        values = ", ".join(f"{k}={v}" for k, v in bad.items())
+        log.warning("non-finite loss at global step %d (%.3f kimg): %s; %d non-finite step(s) so far",
+                    step, kimg, values, self.count)

@@ -8,7 +8,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from .callbacks import FinalCheckpoint, SampleGrid, StopAtKimg, Throughput
+from .callbacks import FinalCheckpoint, NonFiniteLossMonitor, SampleGrid, StopAtKimg, Throughput
+from .checkpoint_io import AtomicCheckpointIO, resolve_resume
 from .recipe import Recipe, recipe_to_yaml
 
 log = logging.getLogger(__name__)
@@ -51,16 +52,63 @@ def build_strategy(name: Any, world_size: int = 1) -> Any:
 
 
 def build_logger(run_dir: Path) -> Any:
-    """TensorBoard when installed, CSV otherwise."""
+    """TensorBoard when installed, CSV otherwise (appending: a resumed run keeps the rows before the kill)."""
     try:
         import tensorboard  # noqa: F401
         from lightning.pytorch.loggers import TensorBoardLogger
 
         return TensorBoardLogger(save_dir=str(run_dir), name="logs", version="")
     except ImportError:
-        from lightning.pytorch.loggers import CSVLogger
+        from .loggers import ResumableCSVLogger
 
-        return CSVLogger(save_dir=str(run_dir), name="logs", version="")
+        return ResumableCSVLogger(save_dir=str(run_dir), name="logs", version="")
+
+
+def fault_tolerance(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Trainer kwargs with atomic, weights-only checkpoint I/O (unless the recipe brings its own CheckpointIO)."""
+    from lightning.pytorch.plugins.io import CheckpointIO
+
+    plugins = kwargs.get("plugins") or []
+    plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+    if not any(isinstance(p, CheckpointIO) for p in plugins) and not _strategy_has_checkpoint_io(kwargs.get("strategy")):
+        plugins.append(AtomicCheckpointIO())
+    return {**kwargs, "plugins": plugins}
+
+
+def _strategy_has_checkpoint_io(strategy: Any) -> bool:
+    return getattr(strategy, "_checkpoint_io", None) is not None
+
+
+def make_trainer(kwargs: dict[str, Any]) -> L.Trainer:
+    """``L.Trainer(**kwargs)``; settings Lightning refuses (an unknown argument, an accelerator this machine
+    lacks) become a :class:`RecipeError` naming the ``trainer`` key."""
+    import re
+
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    from ..errors import RecipeError
+
+    try:
+        return L.Trainer(**kwargs)
+    except TypeError as err:
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(err))
+        if unknown is None:
+            raise
+        raise RecipeError(f"trainer.{unknown.group(1)} is not a lightning.Trainer argument") from None
+    except MisconfigurationException as err:
+        raise RecipeError(f"trainer: {' '.join(str(err).split())}") from None
+
+
+def fault_callbacks() -> list[L.Callback]:
+    """Callbacks that report training faults: non-finite losses (warned, counted) and shard read errors."""
+    return [NonFiniteLossMonitor()]
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """``run.dir`` can hold the run's files: checked before any model is built."""
+    from ..cli.checks import check_writable_dir
+
+    check_writable_dir(run_dir, option="run.dir")
 
 
 def build_metrics_callback(recipe: Recipe) -> L.Callback | None:
@@ -114,6 +162,7 @@ def build_trainer(recipe: Recipe, *, extra_callbacks: list[L.Callback] | None = 
             enable_version_counter=False,  # a resumed run overwrites last.ckpt instead of writing last-v1.ckpt
         ),
         FinalCheckpoint(run_dir / "checkpoints" / "last.ckpt"),
+        *fault_callbacks(),
     ]
     metrics = build_metrics_callback(recipe)
     if metrics is not None:
@@ -121,7 +170,7 @@ def build_trainer(recipe: Recipe, *, extra_callbacks: list[L.Callback] | None = 
     callbacks += list(extra_callbacks or [])
     kwargs["callbacks"] = callbacks + list(kwargs.get("callbacks") or [])
     kwargs.setdefault("logger", build_logger(run_dir))
-    return L.Trainer(**kwargs)
+    return make_trainer(fault_tolerance(kwargs))
 
 
 def build_datamodule(recipe: Recipe, world_size: int) -> L.LightningDataModule:
@@ -148,16 +197,20 @@ def fit(
     datamodule: L.LightningDataModule | None = None,
     extra_callbacks: list[L.Callback] | None = None,
 ):
-    """Train per ``recipe``; ``resume`` continues from a checkpoint (weights, optimizers, EMA, images seen)."""
+    """Train per ``recipe``; ``resume`` continues from a checkpoint (weights, optimizers, EMA, images seen):
+    a path, or ``"last"`` for the run's ``last.ckpt`` (damaged: the newest intact epoch checkpoint, warned)."""
     from .module import StyleGANT
 
     L.seed_everything(recipe.run.seed, workers=True, verbose=False)
     run_dir = Path(recipe.run.dir)
+    check_run_dir(run_dir)
+    resume = resolve_resume(resume, run_dir)
     trainer = build_trainer(recipe, extra_callbacks=extra_callbacks)
     if trainer.global_rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "recipe.yaml").write_text(recipe_to_yaml(recipe))
     model = StyleGANT(recipe)
     datamodule = datamodule or build_datamodule(recipe, trainer.world_size)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    # weights_only=True: a hostile checkpoint cannot run code, whatever torch's default is set to.
+    trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None, weights_only=True)
     return model, trainer

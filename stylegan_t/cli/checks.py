@@ -1,0 +1,129 @@
+"""Argument checks every command runs before loading a model: device, truncation, seeds, output paths.
+
+Each raises :class:`stylegan_t.errors.UserError` with one line naming the option and what is valid, so a
+bad argument costs nothing (no model built, nothing generated) and never prints a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from ..errors import UserError
+
+#: seeds draw z from ``torch.Generator().manual_seed(seed)``; the pipeline accepts [0, 2**63)
+MAX_SEED = 2**63 - 1
+
+
+def finite_float(text: str) -> float:
+    """argparse ``type=``: a finite float (``nan`` / ``inf`` are refused with the value named)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` if it is in [0, MAX_SEED], else a ``ValueError`` naming the valid range."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed {seed} is out of range: seeds are integers in [0, 2**63-1]")
+    return seed
+
+
+def check_device(device: str | None, option: str = "--device") -> None:
+    """A parseable torch device that exists here (``cuda`` needs a visible GPU, ``cuda:N`` that many)."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as err:
+        raise UserError(f"{option} {device!r} is not a device ({err}); use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UserError(f"{option} {device!r}: no CUDA GPU is available here; use --device cpu")
+        if dev.index is not None and dev.index >= count:
+            raise UserError(f"{option} {device!r}: only {count} CUDA GPU(s) visible (cuda:0..cuda:{count - 1})")
+    elif dev.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise UserError(f"{option} {device!r}: MPS is not available here; use --device cpu")
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be written in ``folder`` (created if missing), or None when they can."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        return err.strerror or type(err).__name__
+    return None
+
+
+def check_writable_dir(path: str | os.PathLike, option: str) -> Path:
+    """Create folder ``path`` if needed and prove a file can be written in it; else one line naming it."""
+    folder = Path(path)
+    reason = _unwritable(folder)
+    if reason:
+        raise UserError(f"{option} '{folder}' is not a writable folder ({reason})")
+    return folder
+
+
+def check_writable_file(path: str | os.PathLike, option: str) -> Path:
+    """``path`` is not a folder and a file can be written in its (created if missing) parent folder."""
+    file = Path(path)
+    if file.is_dir():
+        raise UserError(f"{option} '{file}' is a folder; give a file name")
+    reason = _unwritable(file.parent)
+    if reason:
+        raise UserError(f"{option} '{file}': cannot write into folder '{file.parent}' ({reason})")
+    return file
+
+
+def load_recipe_checked(source: str, overrides: list[str] | None = None):
+    """:func:`load_recipe`, with a malformed YAML file reported as a :class:`RecipeError` naming file, line and column."""
+    import yaml
+
+    from ..errors import RecipeError
+    from ..training.recipe import load_recipe
+
+    try:
+        return load_recipe(source, overrides)
+    except yaml.YAMLError as err:
+        raise RecipeError(f"recipe '{source}' is not valid YAML: {describe_yaml_error(err)}") from err
+
+
+def describe_yaml_error(err: Exception) -> str:
+    """``"found duplicate key a (line 2, column 1)"`` from a PyYAML error."""
+    problem = getattr(err, "problem", None)
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    if not problem:
+        return " ".join(str(err).split())
+    context = getattr(err, "context", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{context + ': ' if context else ''}{problem}{where}"
+
+
+def check_override_keys(recipe: str, overrides: list[str]) -> None:
+    """Unknown keys and wrong types in ``overrides`` for built-in ``recipe``, found in milliseconds (commands
+    that prepare data before loading their recipe call this first); range checks come with the full load."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from ..errors import RecipeError
+    from ..training.recipe import Recipe, find_recipe
+
+    bad = [o for o in overrides if "=" not in o]
+    if bad:
+        raise RecipeError(f"overrides must look like section.key=value, got {bad}")
+    try:
+        OmegaConf.merge(OmegaConf.structured(Recipe), OmegaConf.load(find_recipe(recipe)), OmegaConf.from_dotlist(overrides))
+    except OmegaConfBaseException as err:
+        raise RecipeError(f"invalid recipe override: {err}") from None
