@@ -73,7 +73,9 @@ def test_export_then_load_reproduces_images_exactly(generators, tmp_path):
     G = generators[0]
     path = export_generator(G, tmp_path / "g.safetensors")
     meta = read_export_metadata(path)
-    assert meta["format"] == FORMAT and meta["format_version"] == 1
+    assert meta["format"] == FORMAT and meta["format_version"] == 2
+    # The frozen text tower is stored by reference (spec + checksum of its file), not as tensors.
+    assert set(meta["frozen"]) == {"mapping.text_encoder"} and len(meta["frozen"]["mapping.text_encoder"]["sha256"]) == 64
     assert GeneratorConfig.from_dict(meta["generator_config"]) == G.config
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
@@ -151,7 +153,7 @@ def _bad_files(tmp_path, generators):
 
     files["without stylegan_t generator metadata"] = tmp_path / "foreign.safetensors"
     save_file({"x": torch.zeros(2)}, str(files["without stylegan_t generator metadata"]))
-    files["not a file"] = tmp_path
+    files["lacks config.json"] = tmp_path  # a folder that is not a pretrained folder
     return files
 
 
