@@ -21,6 +21,7 @@ from .persistence import (
     read_generator,
     read_generator_and_info,
     read_record,
+    settle_tower_reference,
     torch_load,
     write_export,
 )
@@ -85,6 +86,7 @@ def convert_official_to_export(
         )
     except CheckpointMismatchError as err:
         raise CheckpointLoadError(f"'{path}': {err}") from err
+    settle_tower_reference(generator)  # the snapshot's tower: by reference only if it equals the spec's file
     return write_export(out_path, generator, source={"kind": "official", "file": path.name})
 
 

@@ -7,7 +7,7 @@
 """
 from .checkpoint import read_training_checkpoint, torch_load
 from .formats import CHECKPOINT_KIND, CONFIG_NAME, EMA_PREFIX, FORMAT, FORMAT_VERSION, LIVE_PREFIX, WEIGHTS_NAME
-from .generator_files import generator_record, read_record, write_export, write_pretrained
+from .generator_files import generator_record, read_record, settle_tower_reference, write_export, write_pretrained
 from .reader import read_generator, read_generator_and_info
 from .references import FileDigests, make_reference, verify_reference
 from .strict import CheckpointLoadError, CheckpointNotFoundError, StateMismatchError, load_state_strict
@@ -31,6 +31,7 @@ __all__ = [
     "read_generator_and_info",
     "read_record",
     "read_training_checkpoint",
+    "settle_tower_reference",
     "torch_load",
     "verify_reference",
     "write_export",

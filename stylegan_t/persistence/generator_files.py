@@ -38,6 +38,23 @@ def text_encoder_reference(generator: Generator, digests: FileDigests) -> dict[s
     return make_reference(te.spec(), open_clip_weights_file(te.model_name, te.pretrained), te, digests)
 
 
+def settle_tower_reference(generator: Generator) -> bool:
+    """After weights were loaded into a generator's text tower by hand (e.g. converted from a snapshot): keep it
+    by reference only if it still equals the tower its spec builds; returns the decision (also set on the tower)."""
+    te = generator.text_encoder
+    if te is None:
+        return False
+    from ..models.text_encoder import TextEncoder
+
+    try:
+        reference = TextEncoder(te.model_name, te.pretrained, seed=te.seed)
+    except MissingWeightsError:
+        te.by_reference = False
+        return False
+    te.by_reference = _same_tensors(te.state_dict(), reference.state_dict())
+    return te.by_reference
+
+
 def generator_record(
     generator: Generator,
     *,
@@ -209,27 +226,47 @@ def build_generator(
     by reference must still match its checksum.
     """
     ref = frozen.get(TEXT_ENCODER_PREFIX)
-    te = config.text_encoder
-    by_value = any(k.startswith(TEXT_ENCODER_PREFIX + ".") for k in state)
-    # Stored tensors replace the tower's weights: build it without its file (random, seeded) in that case.
-    te = dataclasses.replace(te, model=text_encoder or te.model, pretrained=None if by_value else te.pretrained)
+    tower = {k: v for k, v in state.items() if k.startswith(TEXT_ENCODER_PREFIX + ".")}
+    te = dataclasses.replace(config.text_encoder, model=text_encoder or config.text_encoder.model)
     build_config = dataclasses.replace(config, text_encoder=te)
     seed = int((ref or {}).get("spec", {}).get("seed", 0))
     try:
-        from ..models.generator import build_text_encoder
-
-        generator = Generator(build_config, text_encoder=build_text_encoder(build_config, seed=seed))
+        generator = _build(build_config, seed)
     except MissingWeightsError as err:
         if ref is not None:
             raise missing_file_error(ref, err, name=TEXT_ENCODER_PREFIX, source=source) from err
-        raise CheckpointLoadError(
-            f"{source}: cannot build its text encoder {te.model!r}: {err}\nIf the open_clip folder moved, pass "
-            "text_encoder='local-dir:/new/folder' (CLI: --text-encoder)."
-        ) from err
-    if ref is not None and not by_value:
+        if not tower:
+            raise _cannot_build(build_config, err, source) from err
+        # The file's tensors replace the tower's weights: build it without its weights file (random, seeded).
+        build_config = dataclasses.replace(build_config, text_encoder=dataclasses.replace(te, pretrained=None))
+        try:
+            generator = _build(build_config, seed)
+        except MissingWeightsError as err2:
+            raise _cannot_build(build_config, err2, source) from err2
+    if tower and _same_tensors(tower, generator.state_dict()):
+        state, tower = without_prefixes(state, [TEXT_ENCODER_PREFIX]), {}  # an older file's copy of the reference tower
+    if ref is not None:
         verify_reference(ref, text_encoder_reference(generator, digests or FileDigests()), name=TEXT_ENCODER_PREFIX, source=source)
-    load_state_strict(generator, state, source=source, by_reference=[TEXT_ENCODER_PREFIX] if ref is not None else [])
+    load_state_strict(generator, state, source=source, by_reference=[] if tower else [TEXT_ENCODER_PREFIX])
     if generator.text_encoder is not None:
-        generator.text_encoder.by_reference = not by_value
+        generator.text_encoder.by_reference = not tower
     generator.config = config if text_encoder is None else build_config
     return generator.eval().requires_grad_(False)
+
+
+def _build(config: GeneratorConfig, seed: int) -> Generator:
+    from ..models.generator import build_text_encoder
+
+    return Generator(config, text_encoder=build_text_encoder(config, seed=seed))
+
+
+def _cannot_build(config: GeneratorConfig, err: Exception, source: str) -> CheckpointLoadError:
+    return CheckpointLoadError(
+        f"{source}: cannot build its text encoder {config.text_encoder.model!r}: {err}\nIf the open_clip folder moved, "
+        "pass text_encoder='local-dir:/new/folder' (CLI: --text-encoder)."
+    )
+
+
+def _same_tensors(stored: Mapping[str, torch.Tensor], own: Mapping[str, torch.Tensor]) -> bool:
+    """Whether every stored tensor equals the module's (same dtype, shape and values)."""
+    return all(k in own and v.dtype == own[k].dtype and v.shape == own[k].shape and torch.equal(v, own[k]) for k, v in stored.items())
