@@ -188,3 +188,42 @@ def test_text_encoder_and_guidance_share_one_clip(clip_dir, tmp_path):
     folder = write_pretrained(tmp_path / "g", G)  # the shared CLIP's image tower does not leak into the export
     assert torch.equal(images(read_generator(folder)), images(G.eval()))
     assert dataclasses.asdict(G.config)["text_encoder"]["model"] == clip_dir
+
+
+def test_every_public_loader_is_the_one_reader(clip_dir, tmp_path, monkeypatch):
+    import stylegan_t.export as export
+    import stylegan_t.persistence.reader as reader
+
+    path = write_export(tmp_path / "g.safetensors", tiny_generator(TextEncoderConfig(model=clip_dir)))
+    calls = []
+    real = reader.build_generator
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["source"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reader, "build_generator", counting)
+    loaders = [
+        stylegan_t.load, StyleGANTPipeline.from_pretrained, StyleGANTPipeline.from_checkpoint, StyleGANTPipeline.from_export,
+        StyleGANTPipeline.from_file, Generator.from_pretrained, read_generator, export.load_generator,
+        export.load_exported_generator, export.generator_from_training_checkpoint,
+    ]
+    for load in loaders:
+        before = len(calls)
+        load(path, device="cpu")
+        assert len(calls) == before + 1, load
+
+
+def test_init_from_a_checkpoint_with_references(tmp_path):
+    source = tiny_module(tmp_path)
+    checkpoint = {"state_dict": source.state_dict(), "hyper_parameters": {"recipe": {}}}
+    source.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, tmp_path / "a.ckpt")
+    # The text-encoder phase starts from it: G comes from the file, the tower (trained now) from its reference.
+    phase = tiny_module(tmp_path, "model.train_mode=text_encoder", f"model.init_from={tmp_path / 'a.ckpt'}")
+    assert torch.equal(phase.generator.synthesis.b16.torgb.weight, source.generator.synthesis.b16.torgb.weight)
+    assert any(k.startswith("generator_ema.module.mapping.text_encoder.") for k in phase.state_dict())  # by value now
+    checkpoint["stylegan_t"]["frozen"]["generator.mapping.text_encoder"]["sha256"] = "f" * 64
+    torch.save(checkpoint, tmp_path / "b.ckpt")
+    with pytest.raises(CheckpointError, match="mapping.text_encoder.*" + "f" * 64):
+        tiny_module(tmp_path, "model.train_mode=text_encoder", f"model.init_from={tmp_path / 'b.ckpt'}")
