@@ -22,10 +22,20 @@ _CHUNK = 16 << 20
 
 
 class FileDigests:
-    """sha256 of files, computed once per (path, mtime, size): a GiB file takes seconds to hash."""
+    """sha256 of files, computed once per (path, mtime, size): a GiB file takes seconds to hash; likewise of a
+    module's tensors, once per (module, tensor storage, in-place version)."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, int, int], str] = {}
+        self._tensors: dict[tuple, str] = {}
+
+    def tensors(self, module: nn.Module) -> str:
+        """:func:`tensors_sha256` of ``module``, recomputed only after its tensors changed or moved."""
+        state = module.state_dict(keep_vars=True)
+        key = (id(module), tuple((k, t.data_ptr(), t._version) for k, t in state.items()))
+        if key not in self._tensors:
+            self._tensors[key] = tensors_sha256(module)
+        return self._tensors[key]
 
     def sha256(self, path: str | os.PathLike) -> str:
         p = Path(path).expanduser().resolve()
@@ -46,7 +56,8 @@ def tensors_sha256(module: nn.Module) -> str:
     for name, tensor in sorted(module.state_dict().items()):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{t.dtype}|{list(t.shape)}|".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        if t.numel():
+            digest.update(t.reshape(-1).view(torch.uint8).numpy())  # the buffer itself, no bytes copy
     return digest.hexdigest()
 
 
@@ -73,7 +84,7 @@ def spec_weights_file(spec: Mapping[str, Any]) -> Path | None:
 def make_reference(spec: Mapping[str, Any], file: str | os.PathLike | None, module: nn.Module, digests: FileDigests) -> dict[str, Any]:
     """The reference of a frozen network built from ``spec`` (and ``file``, None when randomly initialised)."""
     if file is None:
-        return {"spec": dict(spec), "file": None, "sha256": tensors_sha256(module)}
+        return {"spec": dict(spec), "file": None, "sha256": digests.tensors(module)}
     path = Path(file).expanduser()
     return {"spec": dict(spec), "file": str(path), "sha256": digests.sha256(path)}
 
