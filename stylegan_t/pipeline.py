@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from .export import generator_from_training_checkpoint, load_exported_generator, load_generator, read_export_metadata
 from .models.generator import Generator
 from .models.synthesis import NOISE_MODES
+from .persistence import read_generator_and_info, write_pretrained
 
 Prompts = str | Sequence[str] | torch.Tensor
 OUTPUT_TYPES = ("pil", "tensor")
@@ -85,8 +86,8 @@ def default_device() -> torch.device:
 class StyleGANTPipeline:
     """Text-to-image with a StyleGAN-T generator (eval mode, no grad): prompts x seeds -> images.
 
-    Build with :func:`stylegan_t.load` (auto-detects the file), :meth:`from_checkpoint` (a ``.ckpt`` from
-    ``stylegan-t fit``: its EMA generator) or :meth:`from_export` (a ``.safetensors`` export).
+    Build with :func:`stylegan_t.load` or :meth:`from_pretrained` (a pretrained folder, a ``.safetensors``
+    export or a ``.ckpt`` from ``stylegan-t fit``: its EMA generator); save with :meth:`save_pretrained`.
     """
 
     def __init__(self, generator: Generator, *, device: str | torch.device | None = None, info: dict[str, Any] | None = None) -> None:
@@ -97,28 +98,33 @@ class StyleGANTPipeline:
     # --- construction ----------------------------------------------------------------------------
 
     @classmethod
-    def from_checkpoint(
-        cls, path: str | os.PathLike, *, device: str | torch.device | None = None, ema: bool = True, text_encoder: str | None = None
+    def from_pretrained(
+        cls,
+        path: str | os.PathLike,
+        *,
+        device: str | torch.device | None = None,
+        text_encoder: str | None = None,
+        ema: bool = True,
     ) -> "StyleGANTPipeline":
-        """From a training checkpoint; ``ema=False`` uses the live (non-averaged) generator instead."""
-        generator, info = generator_from_training_checkpoint(path, ema=ema, text_encoder=text_encoder)
+        """From a pretrained folder, an export or a training checkpoint (``ema=False``: its live generator).
+
+        ``text_encoder`` replaces the stored open_clip model (e.g. a moved ``local-dir:`` folder); anything
+        unreadable raises :class:`stylegan_t.persistence.CheckpointLoadError` naming what was expected.
+        """
+        generator, info = read_generator_and_info(path, text_encoder=text_encoder, ema=ema)
         return cls(generator, device=device, info=info)
 
-    @classmethod
-    def from_export(
-        cls, path: str | os.PathLike, *, device: str | torch.device | None = None, text_encoder: str | None = None
-    ) -> "StyleGANTPipeline":
-        """From an export written by :func:`stylegan_t.export.export_generator`."""
-        info = {"kind": "export", "source": read_export_metadata(path)["source"]}
-        return cls(load_exported_generator(path, text_encoder=text_encoder), device=device, info=info)
+    # The names of earlier releases: the same reader.
+    from_file = from_export = from_pretrained
 
     @classmethod
-    def from_file(
-        cls, path: str | os.PathLike, *, device: str | torch.device | None = None, text_encoder: str | None = None
-    ) -> "StyleGANTPipeline":
-        """Either kind of file, detected by content; anything else raises ``CheckpointLoadError``."""
-        generator, info = load_generator(path, text_encoder=text_encoder)
-        return cls(generator, device=device, info=info)
+    def from_checkpoint(cls, path: str | os.PathLike, **kwargs: Any) -> "StyleGANTPipeline":
+        """:meth:`from_pretrained` (kept name); ``ema=False`` uses the live generator of a training checkpoint."""
+        return cls.from_pretrained(path, **kwargs)
+
+    def save_pretrained(self, folder: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
+        """The mirror of :meth:`from_pretrained`: ``folder/config.json`` + ``folder/model.safetensors``."""
+        return write_pretrained(folder, self.generator, dtype=dtype, source=self.info or None)
 
     def to(self, device: str | torch.device) -> "StyleGANTPipeline":
         self.device = torch.device(device)
@@ -329,14 +335,14 @@ def _as_prompt_list(prompts: str | Sequence[str]) -> list[str]:
 def load(
     path: str | os.PathLike, device: str | torch.device | None = None, *, text_encoder: str | None = None
 ) -> StyleGANTPipeline:
-    """Load a training checkpoint (``.ckpt``) or an export (``.safetensors``) as a :class:`StyleGANTPipeline`.
+    """Load a pretrained folder, an export (``.safetensors``) or a training checkpoint (``.ckpt``) as a pipeline.
 
     The kind is detected from the file's content. ``device`` defaults to CUDA when available.
     ``text_encoder`` overrides the stored open_clip spec (e.g. a ``local-dir:`` folder that moved).
     Anything else (missing file, another model's state dict, unreadable file) raises
-    :class:`stylegan_t.export.CheckpointLoadError` naming what was expected.
+    :class:`stylegan_t.persistence.CheckpointLoadError` naming what was expected.
     """
-    return StyleGANTPipeline.from_file(path, device=device, text_encoder=text_encoder)
+    return StyleGANTPipeline.from_pretrained(path, device=device, text_encoder=text_encoder)
 
 
 __all__ = ["StyleGANTPipeline", "image_grid", "load", "seed_latent", "slerp", "to_pil", "to_uint8"]

@@ -73,7 +73,9 @@ def test_export_then_load_reproduces_images_exactly(generators, tmp_path):
     G = generators[0]
     path = export_generator(G, tmp_path / "g.safetensors")
     meta = read_export_metadata(path)
-    assert meta["format"] == FORMAT and meta["format_version"] == 1
+    assert meta["format"] == FORMAT and meta["format_version"] == 2
+    # The frozen text tower is stored by reference (spec + checksum of its file), not as tensors.
+    assert set(meta["frozen"]) == {"mapping.text_encoder"} and len(meta["frozen"]["mapping.text_encoder"]["sha256"]) == 64
     assert GeneratorConfig.from_dict(meta["generator_config"]) == G.config
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
@@ -151,7 +153,7 @@ def _bad_files(tmp_path, generators):
 
     files["without stylegan_t generator metadata"] = tmp_path / "foreign.safetensors"
     save_file({"x": torch.zeros(2)}, str(files["without stylegan_t generator metadata"]))
-    files["not a file"] = tmp_path
+    files["lacks config.json"] = tmp_path  # a folder that is not a pretrained folder
     return files
 
 
@@ -165,3 +167,17 @@ def test_bad_inputs_give_one_clear_error(generators, tmp_path):
         message = str(err.value)
         assert what in message, (what, message)
         assert "stylegan_t" in message and str(path.name) in message, message
+
+
+def test_version_1_exports_with_every_tensor_still_read(generators, tmp_path):
+    from safetensors.torch import save_file
+
+    G = generators[0]
+    path = tmp_path / "v1.safetensors"
+    metadata = {"format": FORMAT, "format_version": "1", "generator_config": json.dumps(G.config.to_dict()),
+                "aliases": "{}", "source": json.dumps({"kind": "module"})}
+    save_file({k: v.contiguous() for k, v in G.state_dict().items()}, str(path), metadata=metadata)
+    G2 = load_exported_generator(path)
+    assert torch.equal(images(G2), images(G))
+    assert G2.text_encoder.by_reference  # its tower equals the file's: a re-export stores it by reference
+    assert read_export_metadata(export_generator(G2, tmp_path / "v2.safetensors"))["frozen"]

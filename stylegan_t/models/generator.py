@@ -1,7 +1,9 @@
 """The StyleGAN-T generator: ``G(z, c) = synthesis(mapping(z, c))`` (SPEC: "Generator")."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -14,10 +16,10 @@ from .text_encoder import TextEncoder
 TRAIN_MODES = ("all", "text_encoder", "freeze64")
 
 
-def build_text_encoder(config: GeneratorConfig) -> TextEncoder | None:
-    """The text encoder named by ``config.text_encoder`` (None when ``model`` is empty)."""
+def build_text_encoder(config: GeneratorConfig, *, seed: int = 0) -> TextEncoder | None:
+    """The text encoder named by ``config.text_encoder`` (None when ``model`` is empty); ``seed`` for random towers."""
     te = config.text_encoder
-    return TextEncoder(te.model, te.pretrained) if te.model else None
+    return TextEncoder(te.model, te.pretrained, seed=seed) if te.model else None
 
 
 class Generator(nn.Module):
@@ -101,7 +103,26 @@ class Generator(nn.Module):
     def set_train_mode(self, mode: str = "all") -> list[nn.Parameter]:
         """Set ``requires_grad`` so exactly ``trainable_parameters(mode)`` train; returns them."""
         params = list(self.trainable_parameters(mode))
+        if mode == "text_encoder":
+            self.text_encoder.by_reference = False  # trained: files store its tensors from now on
         self.requires_grad_(False)
         for p in params:
             p.requires_grad_(True)
         return params
+
+    # --- files (the diffusers layout; stylegan_t.persistence owns the formats) --------------------
+
+    def save_pretrained(self, folder: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
+        """Write ``folder/config.json`` + ``folder/model.safetensors``; a frozen text tower is stored by reference."""
+        from ..persistence import write_pretrained
+
+        return write_pretrained(folder, self, dtype=dtype)
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | os.PathLike, *, device: str | torch.device = "cpu", text_encoder: str | None = None
+    ) -> "Generator":
+        """The eval-mode generator of a pretrained folder, a ``.safetensors`` export or a training checkpoint."""
+        from ..persistence import read_generator
+
+        return read_generator(path, device=device, text_encoder=text_encoder)

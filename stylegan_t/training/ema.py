@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -17,13 +18,16 @@ __all__ = ["GeneratorEMA", "ema_beta"]
 class GeneratorEMA(nn.Module):
     """A frozen copy of a generator whose parameters track the live one; buffers are copied as they are.
 
+    ``shared`` submodules (frozen pretrained networks, e.g. an untrained text tower) are not copied: the
+    EMA generator uses the live generator's very modules, and :meth:`update` skips them.
     It is an ordinary submodule, so it is saved with the checkpoint; its parameters never require
     grad, so DDP leaves them out of its reducer.
     """
 
-    def __init__(self, generator: nn.Module) -> None:
+    def __init__(self, generator: nn.Module, *, shared: Iterable[nn.Module] = ()) -> None:
         super().__init__()
-        self.module = copy.deepcopy(generator).eval().requires_grad_(False)
+        memo = {id(m): m for m in shared}  # deepcopy maps these to themselves
+        self.module = copy.deepcopy(generator, memo).eval().requires_grad_(False)
 
     def train(self, mode: bool = True) -> "GeneratorEMA":
         return super().train(False)  # the EMA generator always runs in eval mode
@@ -32,9 +36,11 @@ class GeneratorEMA(nn.Module):
     def update(self, generator: nn.Module, *, beta: float) -> None:
         """``p_ema <- lerp(p, p_ema, beta)`` for every parameter; buffers copied."""
         for p_ema, p in zip(self.module.parameters(), generator.parameters()):
-            p_ema.copy_(p.detach().to(p_ema.dtype).lerp(p_ema, beta))
+            if p_ema is not p:  # shared frozen modules are the same tensors
+                p_ema.copy_(p.detach().to(p_ema.dtype).lerp(p_ema, beta))
         for b_ema, b in zip(self.module.buffers(), generator.buffers()):
-            b_ema.copy_(b)
+            if b_ema is not b:
+                b_ema.copy_(b)
 
     def forward(self, *args, **kwargs):
         return self.module(*args, **kwargs)

@@ -6,7 +6,8 @@ Lightning's ``global_step`` (which counts both optimizers' steps).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,17 +15,20 @@ import lightning as L
 import torch
 
 from ..data.batch import Batch, DataCounts
+from ..errors import CheckpointError
 from ..latents import seed_latents
 from ..losses import d_hinge_loss, d_mismatch_loss, g_nonsaturating_loss, mismatched_conditions
 from ..losses.blur import blur_images, blur_sigma
 from ..models.discriminator import ProjectedDiscriminator
 from ..models.generator import Generator
+from ..persistence import CHECKPOINT_KIND, FileDigests
+from ..persistence.checkpoint import fill_frozen, strip_frozen, verify_frozen
+from ..persistence.formats import CHECKPOINT_META, FROZEN, STATE_DICT
+from ..persistence.references import make_reference, open_clip_weights_file, spec_weights_file
 from .ema import GeneratorEMA
 from .init_from import load_init_weights
 from .recipe import Recipe, load_recipe, recipe_to_dict
 from .step_math import default_ema_kimg, ema_beta, finish_gradients, micro_batch_objective, step_seed
-
-CHECKPOINT_KIND = "stylegan_t.training.StyleGANT"
 
 
 class StyleGANT(L.LightningModule):
@@ -44,7 +48,7 @@ class StyleGANT(L.LightningModule):
         self.generator = self.build_generator()
         self.discriminator = self.build_discriminator()
         self.clip_guidance = self.build_clip_guidance()
-        self.generator_ema = GeneratorEMA(self.generator)
+        self.generator_ema = self.build_generator_ema()
         self.images_seen = 0
         self._step_rng: torch.Generator | None = None  # per-step randomness (see _seed_step)
         if recipe.model.init_from:
@@ -66,7 +70,18 @@ class StyleGANT(L.LightningModule):
             return None
         from ..losses.clip_guidance import CLIPGuidance
 
-        return CLIPGuidance(loss.clip_model, loss.clip_pretrained)
+        guidance = CLIPGuidance(loss.clip_model, loss.clip_pretrained)
+        te = self.generator.text_encoder
+        same = te is not None and (te.model_name, te.pretrained) == (loss.clip_model, loss.clip_pretrained)
+        if same and self.recipe.model.train_mode != "text_encoder" and open_clip_weights_file(te.model_name, te.pretrained):
+            te.model = guidance.model  # the same frozen CLIP file: one copy in memory (its text tower is the encoder's)
+        return guidance
+
+    def build_generator_ema(self) -> GeneratorEMA:
+        """The EMA copy of G; a frozen text tower is shared with G, not copied or averaged."""
+        te = self.generator.text_encoder
+        frozen_tower = te is not None and self.recipe.model.train_mode != "text_encoder"
+        return GeneratorEMA(self.generator, shared=[te] if frozen_tower else [])
 
     # --- scaling ------------------------------------------------------------------------------------
 
@@ -282,18 +297,64 @@ class StyleGANT(L.LightningModule):
 
     # --- checkpoints --------------------------------------------------------------------------------
 
+    # Frozen pretrained networks are stored by reference (spec + sha256 of their file), not by value: the
+    # checkpoint holds what was trained. ``state_dict`` leaves them out, ``load_state_dict`` accepts their absence.
+
+    def frozen_networks(self) -> dict[str, tuple[torch.nn.Module, dict[str, Any]]]:
+        """``{state-dict prefix: (module, spec)}`` of the frozen networks rebuilt from the recipe, not stored."""
+        out: dict[str, tuple[torch.nn.Module, dict[str, Any]]] = {}
+        te = self.generator.text_encoder
+        if te is not None and te.by_reference and self.recipe.model.train_mode != "text_encoder":
+            spec = {"network": "text_encoder", **te.spec()}
+            out["generator.mapping.text_encoder"] = (te, spec)
+            if self.generator_ema.module.mapping.text_encoder is te:
+                out["generator_ema.module.mapping.text_encoder"] = (te, spec)
+        feature_network = getattr(self.discriminator, "feature_network", None)
+        if feature_network is not None:
+            fn = self.recipe.model.discriminator.feature_network
+            out["discriminator.feature_network"] = (feature_network, {"network": "feature_network", **dataclasses.asdict(fn)})
+        if self.clip_guidance is not None:
+            loss = self.recipe.loss
+            spec = {"network": "clip_guidance", "model": loss.clip_model, "pretrained": loss.clip_pretrained}
+            out["clip_guidance"] = (self.clip_guidance, spec)
+        return out
+
+    def frozen_references(self) -> dict[str, dict[str, Any]]:
+        """``{prefix: reference}``: the weights file and its sha256 (once per file), or the tensors' sha256 if random."""
+        if getattr(self, "_file_digests", None) is None:
+            self._file_digests = FileDigests()
+        return {
+            prefix: make_reference(spec, spec_weights_file(spec), module, self._file_digests)
+            for prefix, (module, spec) in self.frozen_networks().items()
+        }
+
+    def state_dict(self, *args: Any, destination: Any = None, prefix: str = "", keep_vars: bool = False) -> dict[str, Any]:
+        state = super().state_dict(*args, destination=destination, prefix=prefix, keep_vars=keep_vars)
+        strip_frozen(state, list(self.frozen_networks()), prefix=prefix)
+        return state
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
+        own = torch.nn.Module.state_dict(self, keep_vars=True)
+        state_dict = fill_frozen(dict(state_dict), own, list(self.frozen_networks()))
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["stylegan_t"] = {
+        strip_frozen(checkpoint.get(STATE_DICT, {}), list(self.frozen_networks()))
+        checkpoint[CHECKPOINT_META] = {
             "kind": CHECKPOINT_KIND,
             "images_seen": self.images_seen,
             "samples_skipped": self.samples_skipped,
             "samples_dropped": self.samples_dropped,
+            FROZEN: self.frozen_references(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        meta = checkpoint.get("stylegan_t")
+        meta = checkpoint.get(CHECKPOINT_META)
         if not isinstance(meta, dict) or meta.get("kind") != CHECKPOINT_KIND:
-            raise ValueError("not a stylegan_t training checkpoint (no 'stylegan_t' entry of kind StyleGANT)")
+            raise CheckpointError("not a stylegan_t training checkpoint (no 'stylegan_t' entry of kind StyleGANT)")
+        stored = meta.get(FROZEN, {})
+        if stored:
+            verify_frozen(stored, self.frozen_references(), source="training checkpoint")
         self.images_seen = int(meta["images_seen"])  # skip / drop counts: restored by the datamodule
 
     @torch.no_grad()
