@@ -29,10 +29,10 @@ TOWER = "mapping.text_encoder."
 ALLOWED = {
     "models/discriminator/feature_networks.py": "feature-network backbone weight files (DINO, CNN, CLIP image tower)",
     "metrics/fid.py": "Inception weights and FID reference statistics, not model checkpoints",
-    "training/datamodule.py": "the data loader's resumable position (load_state_dict of a loader)",
+    "data/loader.py": "the data loader's resumable position (load_state_dict of a loader)",
+    "training/datamodule.py": "hands the saved loader position to the loader (load_state_dict of a loader)",
     "training/module.py": "LightningModule.load_state_dict override: fills frozen networks, then nn.Module's",
-    "convert/generator.py": "the original's state_dict converter (issue 13 item 4 moves it onto load_state_strict)",
-    "convert/discriminator.py": "the original's discriminator heads converter (issue 13 item 4)",
+    "convert/safe_pickle.py": "tensor storages inside an original snapshot pickle, each read with weights_only=True",
 }
 LOAD_CALL = re.compile(r"torch\.load\(|\bload_file\(|\bsafe_open\(|\.load_state_dict\(")
 

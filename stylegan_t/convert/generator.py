@@ -11,6 +11,7 @@ from ..models.generator import Generator
 from ..models.synthesis import RESAMPLE_TAPS
 from ..models.text_encoder import TextEncoder
 from ..nn.upfirdn import setup_filter
+from ..persistence.strict import StateMismatchError, load_state_strict
 
 #: (original prefix or infix, ours), applied in order.
 _RENAMES = (
@@ -19,21 +20,11 @@ _RENAMES = (
 )
 
 
-class CheckpointMismatchError(KeyError):
-    """A state dict does not fit the model: lists the unexpected and missing keys."""
+class CheckpointMismatchError(StateMismatchError):
+    """An original state dict does not fit the model: lists the unexpected and missing keys."""
 
     def __init__(self, what: str, *, unexpected: list[str], missing: list[str]) -> None:
-        lines = [f"{what} does not match the model."]
-        if unexpected:
-            lines.append(f"Unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
-        if missing:
-            lines.append(f"Missing keys ({len(missing)}): {', '.join(missing)}")
-        super().__init__("\n".join(lines))
-        self.unexpected = unexpected
-        self.missing = missing
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0])
+        super().__init__(what, missing=missing, unexpected=unexpected, mismatched=[])
 
 
 def rename_official_generator_key(key: str) -> str:
@@ -43,18 +34,8 @@ def rename_official_generator_key(key: str) -> str:
 
 
 def load_state_dict_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor], *, what: str) -> None:
-    """``load_state_dict`` that raises :class:`CheckpointMismatchError` listing every bad key, and casts dtypes."""
-    own = module.state_dict()
-    # The original stores some parameters as scalars where we keep shape [1] (FSDP2 cannot shard scalars).
-    state = {k: v.reshape(own[k].shape) if k in own and v.ndim == 0 and own[k].numel() == 1 else v for k, v in state.items()}
-    unexpected = sorted(set(state) - set(own))
-    missing = sorted(set(own) - set(state))
-    if unexpected or missing:
-        raise CheckpointMismatchError(what, unexpected=unexpected, missing=missing)
-    bad_shapes = [f"{k}: checkpoint {list(v.shape)} vs model {list(own[k].shape)}" for k, v in state.items() if v.shape != own[k].shape]
-    if bad_shapes:
-        raise ValueError(f"{what}: tensor shapes differ:\n" + "\n".join(bad_shapes))
-    module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+    """The persistence layer's strict load (every bad key listed, dtypes cast) under the converter's name."""
+    load_state_strict(module, state, source=what)
 
 
 def generator_from_official(

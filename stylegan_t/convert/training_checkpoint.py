@@ -44,7 +44,10 @@ def training_checkpoint(recipe: Any, *, G: Generator, G_ema: Generator, D: Proje
     from ..training.module import CHECKPOINT_KIND, StyleGANT
 
     model = StyleGANT(recipe)
+    from ..persistence import settle_tower_reference
+
     load_state_dict_strict(model.generator, G.state_dict(), what="converted G")
+    settle_tower_reference(model.generator)  # the snapshot's tower is kept by value unless it equals the file
     load_state_dict_strict(model.generator_ema.module, G_ema.state_dict(), what="converted G_ema")
     load_state_dict_strict(model.discriminator, D.state_dict(), what="converted D")
     model.generator.set_train_mode(recipe.model.train_mode)
@@ -58,7 +61,8 @@ def training_checkpoint(recipe: Any, *, G: Generator, G_ema: Generator, D: Proje
         "lr_schedulers": [],
         "hparams_name": "kwargs",
         "hyper_parameters": dict(model.hparams),
-        "stylegan_t": {"kind": CHECKPOINT_KIND, "images_seen": int(images_seen), "samples_skipped": 0, "samples_dropped": 0},
+        "stylegan_t": {"kind": CHECKPOINT_KIND, "images_seen": int(images_seen), "samples_skipped": 0, "samples_dropped": 0,
+                       "frozen": model.frozen_references()},
     }
 
 

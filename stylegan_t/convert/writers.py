@@ -11,7 +11,6 @@ from typing import Any
 
 import torch
 
-from ..errors import CheckpointError
 from ..models.generator import Generator
 from .snapshot import discriminator_from_snapshot, generator_from_snapshot, read_snapshot
 from .training_checkpoint import save_feature_network, snapshot_recipe, training_checkpoint
@@ -19,14 +18,12 @@ from .training_checkpoint import save_feature_network, snapshot_recipe, training
 
 def write_generator(generator: Generator, out: Path, *, source: dict[str, Any]) -> Path:
     """``out.safetensors``: a single-file export; any other path: a pretrained folder (where supported)."""
-    if out.suffix == ".safetensors":
-        from ..export import export_generator
+    from ..persistence import settle_tower_reference, write_export, write_pretrained
 
-        return export_generator(generator, out, source=source)
-    save_pretrained = getattr(generator, "save_pretrained", None)
-    if save_pretrained is None:
-        raise CheckpointError(f"output '{out}': give a .safetensors file (pretrained folders are not supported here)")
-    save_pretrained(out)
+    settle_tower_reference(generator)  # the snapshot's tower is stored by value unless it equals its spec's file
+    if out.suffix == ".safetensors":
+        return write_export(out, generator, source=source)
+    write_pretrained(out, generator)
     return out
 
 

@@ -18,8 +18,9 @@ from .references import verify_reference
 from .strict import CheckpointLoadError, _under
 
 
-def torch_load(path: str | os.PathLike) -> Any:
-    """``torch.load(weights_only=True)`` on CPU: plain data only, never code from the file."""
+def torch_load(path: str | os.PathLike, *, map_location: Any = "cpu", mmap: bool = False) -> Any:
+    """``torch.load(weights_only=True)``: plain data only, never code from the file (even where the environment
+    overrides torch's default); ``mmap`` maps tensor bytes instead of reading them (a cheap integrity check)."""
     from .generator_files import check_exists
 
     path = Path(path)
@@ -27,11 +28,12 @@ def torch_load(path: str | os.PathLike) -> Any:
     if not path.is_file():
         raise CheckpointLoadError(f"'{path}' is not a file; {EXPECTED}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # truncated zip, arbitrary pickle refused by weights_only, ...
-        first = str(err).splitlines()[0] if str(err) else ""
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
         raise CheckpointLoadError(
-            f"could not read '{path}' with torch.load(weights_only=True) ({type(err).__name__}: {first}); {EXPECTED}"
+            f"'{path}' is damaged or not plain data: could not read it with torch.load(weights_only=True) "
+            f"({type(err).__name__}: {first}); {EXPECTED}"
         ) from err
 
 
@@ -64,12 +66,12 @@ def checkpoint_meta(ckpt: Any, *, path: str | os.PathLike) -> dict[str, Any]:
         found = "a Lightning checkpoint of another model (no 'stylegan_t' entry of kind StyleGANT)"
     else:
         found = f"a {type(ckpt).__name__} that is not a checkpoint"
-    raise CheckpointLoadError(f"'{path}' is {found}; {EXPECTED}")
+    raise CheckpointLoadError(f"'{path}' is not a stylegan_t training checkpoint: it is {found}; {EXPECTED}")
 
 
-def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+def read_training_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
     """A training checkpoint's dict (checked to be one): ``state_dict``, ``hyper_parameters``, ``stylegan_t``, ..."""
-    ckpt = torch_load(path)
+    ckpt = torch_load(path, map_location=map_location, mmap=mmap)
     checkpoint_meta(ckpt, path=path)
     return ckpt
 

@@ -2,7 +2,7 @@
 
 - :class:`AtomicCheckpointIO` writes to a temporary file in the checkpoint's folder, flushes it to disk and
   renames it over the target (``os.replace``), so a run killed mid-write keeps its previous ``last.ckpt``.
-  It always reads with ``torch.load(weights_only=True)``, even where the environment overrides torch's
+  It always reads through ``stylegan_t.persistence`` (weights only), even where the environment overrides torch's
   default (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``): a hostile file cannot execute code.
 - :func:`resolve_resume` turns ``--resume last`` / a path into a checkpoint that is known to be readable;
   a damaged ``last.ckpt`` falls back to the newest intact epoch checkpoint with a warning.
@@ -20,7 +20,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ..errors import CheckpointError
-from .module import CHECKPOINT_KIND
+from ..persistence import read_training_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -75,22 +75,7 @@ def _fsync_dir(folder: Path) -> None:
 
 def load_checkpoint_file(path: Path, *, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
     """A stylegan_t training checkpoint read with ``weights_only=True``; anything else -> :class:`CheckpointError`."""
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: '{path}'" if not path.exists() else f"'{path}' is not a file")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
-    except Exception as err:  # truncated zip, foreign pickle refused by weights_only, not a torch file, ...
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise CheckpointError(
-            f"checkpoint '{path}' is damaged or not a plain-data torch checkpoint ({type(err).__name__}: {first[:200]})"
-        ) from err
-    meta = ckpt.get("stylegan_t") if isinstance(ckpt, dict) else None
-    if not isinstance(meta, dict) or meta.get("kind") != CHECKPOINT_KIND:
-        raise CheckpointError(
-            f"'{path}' is not a stylegan_t training checkpoint (no 'stylegan_t' entry of kind StyleGANT; "
-            "expected a .ckpt written by `stylegan-t fit`)"
-        )
-    return ckpt
+    return read_training_checkpoint(path, map_location=map_location, mmap=mmap)
 
 
 def checkpoint_problem(path: Path) -> str | None:

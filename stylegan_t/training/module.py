@@ -334,6 +334,9 @@ class StyleGANT(L.LightningModule):
         return state
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
+        te = self.generator.text_encoder
+        if te is not None and any(k.startswith("generator.mapping.text_encoder.") for k in state_dict):
+            te.by_reference = False  # the checkpoint stores this tower's own weights: keep storing them
         own = torch.nn.Module.state_dict(self, keep_vars=True)
         state_dict = fill_frozen(dict(state_dict), own, list(self.frozen_networks()))
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
