@@ -232,7 +232,7 @@ def _build(config: GeneratorConfig, state: Mapping[str, torch.Tensor], *, what: 
     from .utils.local_files import MissingWeightsError
 
     te = config.text_encoder
-    te = dataclasses.replace(te, model=text_encoder or te.model, pretrained=None)  # weights come from the file
+    te = dataclasses.replace(te, model=text_encoder or te.model, pretrained="random")  # weights come from the file
     build_config = dataclasses.replace(config, text_encoder=te)
     try:
         with _quiet_random_init_warning():

@@ -27,7 +27,7 @@ def test_paper_settings():
     assert lite.model.generator.preset == "lite" and full.model.generator.preset == "full"
     for r in (lite, full):
         assert r.optim.batch_size == 2048 and r.loss.clip_weight == 0.2 and r.optim.betas == [0.0, 0.99]
-        assert r.optim.g_lr == r.optim.d_lr == 0.002 and r.trainer["precision"] == "bf16-mixed"
+        assert r.optim.g_lr == r.optim.d_lr == 0.002 and r.trainer.precision == "bf16-mixed"
     te = load_recipe("text-encoder")
     assert te.model.train_mode == "text_encoder" and te.optim.g_lr == 3e-6 and te.loss.clip_weight == 50.0
     assert load_recipe("full-256-freeze64").model.train_mode == "freeze64"
@@ -35,7 +35,7 @@ def test_paper_settings():
 
 def test_overrides_apply(capsys):
     recipe = load_recipe("lite-64", ["optim.batch_size=256", "trainer.devices=4"])
-    assert recipe.optim.batch_size == 256 and recipe.trainer["devices"] == 4
+    assert recipe.optim.batch_size == 256 and recipe.trainer.devices == 4
     assert main(["config", "lite-64", "optim.micro_batch_size=32"]) == 0
     assert "micro_batch_size: 32" in capsys.readouterr().out
 

@@ -86,7 +86,7 @@ def build_metrics_callback(recipe: Recipe) -> L.Callback | None:
 def build_trainer(recipe: Recipe, *, extra_callbacks: list[L.Callback] | None = None) -> L.Trainer:
     run = recipe.run
     run_dir = Path(run.dir)
-    kwargs = dict(recipe.trainer)
+    kwargs = recipe.trainer.to_kwargs()
     kwargs["strategy"] = build_strategy(kwargs.get("strategy", "auto"), world_size_of(kwargs))
     kwargs.setdefault("max_epochs", -1)
     kwargs.setdefault("log_every_n_steps", 1)
@@ -150,7 +150,9 @@ def fit(
 ):
     """Train per ``recipe``; ``resume`` continues from a checkpoint (weights, optimizers, EMA, images seen)."""
     from .module import StyleGANT
+    from .preflight import preflight
 
+    preflight(recipe, check_data=datamodule is None)  # bad settings and missing files stop here, before any model
     L.seed_everything(recipe.run.seed, workers=True, verbose=False)
     run_dir = Path(recipe.run.dir)
     trainer = build_trainer(recipe, extra_callbacks=extra_callbacks)
