@@ -123,8 +123,8 @@ class RunSection:
         non_negative(self.seed, f"{where}.seed")
         positive(self.total_kimg, f"{where}.total_kimg")
         positive(self.sample_every_kimg, f"{where}.sample_every_kimg")
-        require(len(self.sample_prompts) == len(self.sample_seeds), f"{where}.sample_seeds",
-                f"needs one seed per prompt ({len(self.sample_prompts)} prompts, {len(self.sample_seeds)} seeds)")
+        require(bool(self.sample_prompts) and bool(self.sample_seeds), f"{where}.sample_prompts",
+                "and run.sample_seeds must not be empty (the sample grid is prompts x seeds)")
         require(all(0 <= s < 2**32 for s in self.sample_seeds), f"{where}.sample_seeds", "must be in [0, 2^32)")
         require(math.isfinite(self.sample_truncation), f"{where}.sample_truncation", "must be finite")
         require(self.checkpoint_every_epochs >= 1, f"{where}.checkpoint_every_epochs", f"must be >= 1, got {self.checkpoint_every_epochs}")
