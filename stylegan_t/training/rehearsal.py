@@ -146,7 +146,7 @@ def _cli(argv: list[str]) -> None:
 def _images_seen(path: Path) -> int:
     import torch
 
-    return int(torch.load(path, map_location="cpu", weights_only=True)["stylegan_t"]["images_seen"])
+    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["stylegan_t"]["images_seen"])
 
 
 #: parts of a training checkpoint counted separately (first matching prefix wins)
@@ -158,7 +158,7 @@ def _parameter_counts(path: Path) -> dict[str, int]:
     """Parameters per part of a training checkpoint (buffers included); parts not in PARTS by first name."""
     import torch
 
-    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["state_dict"]
     counts: dict[str, int] = {}
     for key, value in state.items():
         name = next((p for p in PARTS if key.startswith(p + ".")), key.split(".")[0])
