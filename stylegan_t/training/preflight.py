@@ -111,9 +111,22 @@ def check_shard_files(recipe: Recipe) -> None:
             raise RecipeError(f"{key}: {len(missing)} of {total} local shard files are missing, e.g. '{missing[0]}' (from {urls!r})")
 
 
+def check_trainer_extra(recipe: Recipe) -> None:
+    """``trainer.extra`` holds only ``lightning.Trainer`` arguments (RecipeError naming an unknown one)."""
+    import inspect
+
+    import lightning as L
+
+    valid = set(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
+    unknown = sorted(set(recipe.trainer.extra) - valid)
+    if unknown:
+        raise RecipeError(f"trainer.extra.{unknown[0]} is not a lightning.Trainer argument (unknown: {unknown})")
+
+
 def preflight(recipe: Recipe, *, check_data: bool = True) -> None:
     """All checks before training, cheapest first; raises a :class:`~stylegan_t.errors.UserError` subclass."""
     recipe.validate()
+    check_trainer_extra(recipe)
     check_architectures(recipe)
     check_pretrained_files(recipe)
     if check_data:
