@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from ..utils.local_files import RANDOM, MissingWeightsError, find_in_weights_dir, weights_dir
+from ..utils.local_files import RANDOM, MissingWeightsError, find_in_weights_dir
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 LOCAL_DIR = "local-dir:"
@@ -34,11 +34,6 @@ HOW_TO_GET_WEIGHTS = (
     "`pretrained` (OpenAI weights need the '-quickgelu' architecture), or put it at the path named above. "
     "See docs/weights.md."
 )
-
-
-def default_weights_dir() -> Path:
-    """The weights folder (kept for callers of the old name; see :func:`stylegan_t.utils.local_files.weights_dir`)."""
-    return weights_dir()
 
 
 def shipped_config(model: str) -> dict[str, Any] | None:
