@@ -58,3 +58,12 @@ def test_typos_and_wrong_types_fail_with_the_key(tmp_path):
         load_recipe(Path("no-such-recipe"))
     with pytest.raises(SystemExit, match="batchsize"):
         main(["config", "lite-64", "optim.batchsize=3"])
+
+
+def test_paper_recipes_name_every_pretrained_network_and_test_recipes_say_random():
+    for name in ("lite-64", "full-64", "full-256-freeze64", "full-512-freeze64", "text-encoder"):
+        r = load_recipe(name)
+        assert r.model.discriminator.feature_network.weights == "dino", name  # DINO ViT-S/16 by tag
+        assert r.model.generator.text_encoder.pretrained == "openai" and r.loss.clip_pretrained == "openai", name
+    tiny = load_recipe("tiny-cpu")
+    assert tiny.model.generator.text_encoder.pretrained == "random" and tiny.model.discriminator.feature_network.weights == "random"
