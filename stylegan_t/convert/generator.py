@@ -72,7 +72,7 @@ def generator_from_official(
     or instance); its weights are replaced by the checkpoint's ``mapping.clip.model.*`` tensors.
     """
     if isinstance(text_encoder, str):
-        text_encoder = TextEncoderConfig(model=text_encoder)
+        text_encoder = TextEncoderConfig(model=text_encoder, pretrained="random")  # the checkpoint's weights replace it
     te_config = text_encoder if isinstance(text_encoder, TextEncoderConfig) else TextEncoderConfig(model=text_encoder.model_name)
     config = GeneratorConfig(
         img_resolution=img_resolution,
