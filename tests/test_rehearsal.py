@@ -12,8 +12,8 @@ from stylegan_t.errors import MissingWeightsError
 from stylegan_t.training.rehearsal import MARKER, RehearsalError, rehearse
 
 PAPER_RECIPES = ["lite-64", "full-64", "full-256-freeze64", "text-encoder"]
-#: GiB of free memory a real-size CPU rehearsal needs (G + EMA + guidance CLIP + optimizer + checkpoint copies)
-REAL_SIZE_GIB = {"lite-64": 12, "full-64": 40, "full-256-freeze64": 48, "text-encoder": 48}
+#: GiB of free memory a real-size CPU rehearsal needs (lite-64 measured: 12.1 GiB peak RSS, 3.8 GiB checkpoints)
+REAL_SIZE_GIB = {"lite-64": 14, "full-64": 40, "full-256-freeze64": 48, "text-encoder": 48}
 
 
 def test_short_rehearsal_of_lite64(tmp_path):

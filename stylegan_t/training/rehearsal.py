@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in args.recipes:
             rehearse(name, weights=args.weights_dir, work=args.work_dir, small=args.small, accelerator=args.accelerator,
-                     precision=args.precision, micro_batch=args.micro_batch)
+                     precision=args.precision, micro_batch=args.micro_batch, log=lambda line: print(line, flush=True))
     except Exception as err:  # noqa: BLE001 - a rehearsal reports any failure as one line and exit 1
         print(f"rehearsal failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
