@@ -42,9 +42,9 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     if args.timm:
-        features = FeatureNetworkConfig(kind="vit", model=args.timm, weights=None)
+        features = FeatureNetworkConfig(kind="vit", model=args.timm, weights="random")
     else:
-        features = FeatureNetworkConfig(kind="open_clip", model="stylegan-t-tiny", taps=[0, 1])
+        features = FeatureNetworkConfig(kind="open_clip", model="stylegan-t-tiny", weights="random", taps=[0, 1])
     D = ProjectedDiscriminator(c_dim=args.c_dim, feature_network=features).to(device).train()
     size = D.feature_network.input_size or 32
     print(f"device={device} features={features.model} input={size} threads={torch.get_num_threads()} torch={torch.__version__}")

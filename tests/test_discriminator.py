@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from stylegan_t.augment import DiffAugment
+from stylegan_t.errors import RecipeError
 from stylegan_t.models.discriminator import DiscHead, DiscriminatorConfig, ProjectedDiscriminator, feature_network_preset
 from stylegan_t.nn.local_batchnorm import LocalBatchNorm1d, local_group_sizes
 
@@ -180,11 +181,11 @@ def test_runs_under_bf16_autocast():
 
 
 def test_config_dicts_overrides_and_omegaconf():
-    cfg = {"feature_network": {"kind": "conv", "conv_widths": [8, 16], "input_size": 16}, "diffaug": "translation"}
+    cfg = {"feature_network": {"kind": "conv", "weights": "random", "conv_widths": [8, 16], "input_size": 16}, "diffaug": "translation"}
     D = ProjectedDiscriminator(4, cfg, cmap_dim=32, p_crop=0.0)
     assert D.config.cmap_dim == 32 and D.heads["1"].cmapper.out_features == 32 and D.augment_pipe.policy == ["translation"]
     assert set(D.heads) == {"0", "1"}
-    with pytest.raises(TypeError, match="unknown DiscriminatorConfig keys"):
+    with pytest.raises(RecipeError, match=r"unknown keys \['cmapdim'\]"):
         ProjectedDiscriminator(4, {"cmapdim": 3})
     structured = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DiscriminatorConfig), {"feature_network": {"kind": "conv"}}))
     assert isinstance(structured, DiscriminatorConfig) and structured.feature_network.kind == "conv"

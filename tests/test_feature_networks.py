@@ -1,4 +1,6 @@
 """Feature networks of the projected discriminator: taps, preprocessing, offline weights, freezing, independence."""
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def tiny_vit(weights=None) -> ViTFeatureNetwork:
-    return build_feature_network(feature_network_preset("vit-tiny", weights=None if weights is None else str(weights)))
+    return build_feature_network(feature_network_preset("vit-tiny", weights="random" if weights is None else str(weights)))
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,7 @@ def test_preprocess_is_area_resize_and_imagenet_normalization(vit):
 
 
 def test_default_is_dino_vits16_with_five_taps():
-    fn = build_feature_network(DiscriminatorConfig().feature_network)  # random weights: structure only
+    fn = build_feature_network(dataclasses.replace(DiscriminatorConfig().feature_network, weights="random"))  # structure only
     assert fn.vit.default_cfg["architecture"] == "vit_small_patch16_224" and fn.input_size == 224
     assert fn.channels == {str(i): 384 for i in range(5)} and fn.taps == [2, 5, 8, 11]
     assert sum(p.numel() for p in fn.parameters()) == 21_665_664

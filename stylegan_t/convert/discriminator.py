@@ -90,6 +90,8 @@ def discriminator_from_official(
     :class:`CheckpointMismatchError` listing them.
     """
     policy = diffaug if isinstance(diffaug, str) else (DEFAULT_DIFFAUG if diffaug else "")
+    if feature_network is None and config is None and any(k.startswith("dino.") for k in state_dict):
+        feature_network = {"weights": "random"}  # DINO ViT-S/16, its weights replaced by the checkpoint's dino.* keys
     D = ProjectedDiscriminator(c_dim, config, feature_network=feature_network, diffaug=policy, p_crop=p_crop, **overrides)
 
     heads: dict[str, torch.Tensor] = {}

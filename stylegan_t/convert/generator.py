@@ -56,7 +56,7 @@ def generator_from_official(
     further :class:`GeneratorConfig` fields (e.g. ``mapping_layers``, ``conv_clamp``) where they differ from ours.
     """
     if isinstance(text_encoder, str):
-        text_encoder = TextEncoderConfig(model=text_encoder)
+        text_encoder = TextEncoderConfig(model=text_encoder, pretrained="random")  # the checkpoint's weights replace it
     te_config = text_encoder if isinstance(text_encoder, TextEncoderConfig) else TextEncoderConfig(model=text_encoder.model_name)
     config = GeneratorConfig(
         img_resolution=img_resolution,

@@ -1,12 +1,17 @@
-"""Typed data configuration: the recipe's ``data`` section (SPEC: "Data"; docs/data.md).
+"""Typed data configuration: the recipe's ``data`` section (docs/data.md).
 
 Only types OmegaConf structured configs accept: primitives, ``Optional``/``List`` of them, nested
 dataclasses. ``urls`` is ``Any`` because it may be a string or a list of strings; it is checked here.
+Each dataclass checks itself in ``validate()`` (called by ``__post_init__``), naming the dotted recipe key;
+whether local shard files exist is checked before training (:mod:`stylegan_t.training.preflight`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from typing import Any, List, Optional
+
+from ..errors import RecipeError
+from ..utils.validation import non_negative, positive, require
 
 #: image members looked for in a sample, first match wins
 DEFAULT_IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")
@@ -14,8 +19,7 @@ DEFAULT_IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")
 
 def _check_urls(urls: Any, where: str) -> None:
     ok = isinstance(urls, str) or (isinstance(urls, (list, tuple)) and all(isinstance(u, str) for u in urls))
-    if not ok:
-        raise ValueError(f"{where} must be a string or a list of strings, got {urls!r}")
+    require(ok, where, f"must be a string or a list of strings, got {urls!r}")
 
 
 @dataclass
@@ -29,9 +33,11 @@ class SourceConfig:
     weight: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_urls(self.urls, "data.sources[].urls")
-        if not self.weight > 0:
-            raise ValueError(f"data.sources[].weight must be > 0, got {self.weight}")
+        self.validate()
+
+    def validate(self, where: str = "data.sources[]") -> None:
+        _check_urls(self.urls, f"{where}.urls")
+        positive(self.weight, f"{where}.weight")
 
 
 @dataclass
@@ -73,22 +79,25 @@ class DataConfig:
     max_skip_logs: int = 20
 
     def __post_init__(self) -> None:
-        if self.sources:
-            self.sources = [s if isinstance(s, SourceConfig) else SourceConfig(**dict(s)) for s in self.sources]
-            if self.urls is not None:
-                raise ValueError("data: give either data.urls or data.sources, not both")
-        elif self.urls is not None:
-            _check_urls(self.urls, "data.urls")
-        if not (self.caption_key and (not self.caption_key.startswith("json:") or len(self.caption_key) > 5)):
-            raise ValueError(f"data.caption_key must be 'txt', 'json:<field>' or a member name, got {self.caption_key!r}")
+        self.sources = [s if isinstance(s, SourceConfig) else SourceConfig(**dict(s)) for s in self.sources]
+        self.validate()
+
+    def validate(self, where: str = "data") -> None:
+        require(not (self.sources and self.urls is not None), f"{where}.sources",
+                "and data.urls are both set: give either one, not both")
+        for index, source in enumerate(self.sources):
+            source.validate(f"{where}.sources[{index}]")
+        if self.urls is not None:
+            _check_urls(self.urls, f"{where}.urls")
+        key = self.caption_key
+        ok = isinstance(key, str) and bool(key) and (not key.startswith("json:") or len(key) > 5)
+        require(ok, f"{where}.caption_key", f"must be 'txt', 'json:<field>' or a member name, got {key!r}")
         for name in ("num_workers", "sample_shuffle", "max_skip_logs", "min_image_size"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"data.{name} must be >= 0, got {getattr(self, name)}")
+            non_negative(getattr(self, name), f"{where}.{name}")
         for name in ("batches_per_epoch", "prefetch_factor"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"data.{name} must be >= 1, got {getattr(self, name)}")
-        if not self.image_keys:
-            raise ValueError("data.image_keys must name at least one image extension")
+            require(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, f"{where}.{name}",
+                    f"must be >= 1, got {getattr(self, name)!r}")
+        require(bool(self.image_keys), f"{where}.image_keys", "must name at least one image extension")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DataConfig":
@@ -96,7 +105,7 @@ class DataConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"data: unknown key(s) {unknown}; valid keys: {sorted(known)}")
+            raise RecipeError(f"data: unknown key(s) {unknown}; valid keys: {sorted(known)}")
         return cls(**data)
 
     def all_sources(self) -> list[SourceConfig]:
@@ -104,5 +113,5 @@ class DataConfig:
         if self.sources:
             return list(self.sources)
         if self.urls is None:
-            raise ValueError("data: set data.urls (or data.sources) to your shards")
+            raise RecipeError("data.urls is not set: point data.urls (or data.sources) at your shards")
         return [SourceConfig(urls=self.urls, weight=1.0)]

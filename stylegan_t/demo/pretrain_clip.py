@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from ..constants import CLIP_MEAN, CLIP_STD
 from ..data.decode import pil_to_tensor
-from ..models.open_clip_loader import SHIPPED_CONFIGS, register_shipped_configs
+from ..models.open_clip_loader import SHIPPED_CONFIGS, create_open_clip
 from .scenes import parse_caption, sample
 
 CONFIG = "stylegan-t-tiny"
@@ -46,18 +46,14 @@ def ensure_demo_clip(
     layout: str = "positions",
 ) -> str:
     """Train (once) and save the tiny CLIP; returns its ``local-dir:`` spec. Reused when already trained alike."""
-    import open_clip
-
     folder = Path(folder)
     params = dict(steps=steps, batch_size=batch_size, seed=seed, resolution=resolution, lr=lr, layout=layout, version=VERSION)
     marker = folder / "demo_clip.json"
     weights = folder / "open_clip_pytorch_model.bin"
     if marker.is_file() and weights.is_file() and json.loads(marker.read_text()).get("params") == params:
         return f"local-dir:{folder}"
-    register_shipped_configs()
     torch.manual_seed(seed)
-    model = open_clip.create_model(CONFIG)
-    tokenizer = open_clip.get_tokenizer(CONFIG)
+    model, tokenizer = create_open_clip(CONFIG)
     mean, std = torch.tensor(CLIP_MEAN).reshape(1, 3, 1, 1), torch.tensor(CLIP_STD).reshape(1, 3, 1, 1)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)

@@ -1,4 +1,8 @@
-"""CLIP guidance (SPEC "Losses and schedule": ``clip_weight * d_sph(clip_img(fake), t)``) with its own frozen CLIP."""
+"""CLIP guidance (paper Sec. 3.3: ``clip_weight * d_sph(clip_img(fake), t)``) with its own frozen CLIP.
+
+The CLIP comes from local files only (``pretrained``: a file, a tag in the weights folder, or ``random``
+for tests); see :mod:`stylegan_t.models.open_clip_loader`.
+"""
 from __future__ import annotations
 
 import os
@@ -33,7 +37,7 @@ def random_square_crop(x: torch.Tensor, size: int) -> torch.Tensor:
 class CLIPGuidance(nn.Module):
     """Mean spherical distance between the CLIP embeddings of generated images and of their captions.
 
-    Images larger than ``crop`` get one random ``crop x crop`` window (SPEC: 64), then an area resize to the
+    Images larger than ``crop`` get one random ``crop x crop`` window (paper Sec. 3.3: 64x64 crops), then an area resize to the
     CLIP input size (224 for ViT-L/14) and CLIP's normalization. The CLIP model is frozen and loaded offline.
     """
 

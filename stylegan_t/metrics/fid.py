@@ -21,7 +21,7 @@ from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 from ..images import to_uint8 as images_to_uint8
-from ..utils.local_files import MissingWeightsError, require_local_file
+from ..utils.local_files import MissingWeightsError, require_local_file, weights_dir
 
 INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_WEIGHTS_URLS = (
@@ -39,8 +39,7 @@ _HOW_TO_GET_INCEPTION = (
 
 def default_inception_path() -> Path:
     """``$STYLEGAN_T_WEIGHTS/pt_inception-2015-12-05-6726825d.pth`` (default folder ``~/.cache/stylegan_t``)."""
-    folder = os.environ.get("STYLEGAN_T_WEIGHTS", Path.home() / ".cache" / "stylegan_t")
-    return Path(folder) / INCEPTION_WEIGHTS_FILE
+    return weights_dir() / INCEPTION_WEIGHTS_FILE
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

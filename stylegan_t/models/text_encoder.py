@@ -39,7 +39,7 @@ class TextEncoder(nn.Module):
         else:
             with torch.random.fork_rng(devices=[]):  # random tower: a function of the seed, caller's RNG untouched
                 torch.manual_seed(self.seed)
-                self.model, self.tokenizer = load_open_clip(model, None, text_only=True)
+                self.model, self.tokenizer = load_open_clip(model, "random", text_only=True)
         self.dim = int(self.model.text_projection.shape[1])
         if frozen:
             self.requires_grad_(False)

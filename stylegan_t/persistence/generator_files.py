@@ -238,7 +238,7 @@ def build_generator(
         if not tower:
             raise _cannot_build(build_config, err, source) from err
         # The file's tensors replace the tower's weights: build it without its weights file (random, seeded).
-        build_config = dataclasses.replace(build_config, text_encoder=dataclasses.replace(te, pretrained=None))
+        build_config = dataclasses.replace(build_config, text_encoder=dataclasses.replace(te, pretrained="random"))
         try:
             generator = _build(build_config, seed)
         except MissingWeightsError as err2:

@@ -134,7 +134,7 @@ def build_metrics_callback(recipe: Recipe) -> L.Callback | None:
 def build_trainer(recipe: Recipe, *, extra_callbacks: list[L.Callback] | None = None) -> L.Trainer:
     run = recipe.run
     run_dir = Path(run.dir)
-    kwargs = dict(recipe.trainer)
+    kwargs = recipe.trainer.to_kwargs()
     kwargs["strategy"] = build_strategy(kwargs.get("strategy", "auto"), world_size_of(kwargs))
     kwargs.setdefault("max_epochs", -1)
     kwargs.setdefault("log_every_n_steps", 1)
@@ -200,7 +200,9 @@ def fit(
     """Train per ``recipe``; ``resume`` continues from a checkpoint (weights, optimizers, EMA, images seen):
     a path, or ``"last"`` for the run's ``last.ckpt`` (damaged: the newest intact epoch checkpoint, warned)."""
     from .module import StyleGANT
+    from .preflight import preflight
 
+    preflight(recipe, check_data=datamodule is None)  # bad settings and missing files stop here, before any model
     L.seed_everything(recipe.run.seed, workers=True, verbose=False)
     run_dir = Path(recipe.run.dir)
     check_run_dir(run_dir)

@@ -1,14 +1,18 @@
-"""Recipes: OmegaConf YAMLs validated against typed dataclasses (sections model/data/optim/loss/run/trainer).
+"""Recipes: OmegaConf YAMLs validated against typed dataclasses (sections model/data/optim/loss/run/eval/trainer).
 
-``load_recipe(path, overrides)`` merges schema <- YAML <- ``section.key=value`` overrides, so a typo'd
-key or a wrong type fails before training with the key's name and the valid keys.
+``load_recipe(path, overrides)`` merges schema <- YAML <- ``section.key=value`` overrides. Every section is a
+dataclass that checks itself in ``validate()`` (called by ``__post_init__``), so a typo'd key, a wrong type,
+an unknown preset or kind, or a value out of range fails at load time with one line naming the dotted key.
+Files (weights, shards) are checked before training by :mod:`stylegan_t.training.preflight`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -16,21 +20,31 @@ from ..data.config import DataConfig
 from ..errors import RecipeError
 from ..models.config import GeneratorConfig
 from ..models.discriminator import DiscriminatorConfig
+from ..models.generator import TRAIN_MODES
+from ..utils.validation import in_range, non_negative, one_of, positive, require
 
 
 @dataclass
 class ModelSection:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
-    #: all | text_encoder | freeze64 (SPEC: "Train modes")
+    #: all | text_encoder | freeze64 (paper App. A: text-encoder phase, progressive growing)
     train_mode: str = "all"
     #: checkpoint to start from (progressive growing, text-encoder phase); shapes must match where keys do
     init_from: Optional[str] = None
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, where: str = "model") -> None:
+        one_of(self.train_mode, f"{where}.train_mode", TRAIN_MODES)
+        if self.train_mode == "text_encoder":
+            require(bool(self.generator.text_encoder.model), f"{where}.train_mode", "'text_encoder' needs a text encoder model")
+
 
 @dataclass
 class OptimSection:
-    #: global batch over all devices and micro-batches (paper: 2048)
+    #: global batch over all devices and micro-batches (paper App. A: 2048)
     batch_size: int = 2048
     #: images per device per forward pass; batch_size / (devices * micro_batch_size) micro-batches accumulate
     micro_batch_size: int = 64
@@ -38,22 +52,50 @@ class OptimSection:
     d_lr: float = 0.002
     betas: List[float] = field(default_factory=lambda: [0.0, 0.99])
     eps: float = 1e-8
-    #: EMA half-life in kimg; None = batch_size * 10 / 32 (SPEC)
+    #: EMA half-life in kimg; None = batch_size * 10 / 32 (the original release's default)
     ema_kimg: Optional[float] = None
     ema_rampup: Optional[float] = 0.05
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, where: str = "optim") -> None:
+        for key in ("batch_size", "micro_batch_size"):
+            value = getattr(self, key)
+            require(isinstance(value, int) and value > 0, f"{where}.{key}", f"must be an integer > 0, got {value!r}")
+        require(self.batch_size % self.micro_batch_size == 0, f"{where}.batch_size",
+                f"({self.batch_size}) must be a multiple of {where}.micro_batch_size ({self.micro_batch_size})")
+        for key in ("g_lr", "d_lr", "eps"):
+            positive(getattr(self, key), f"{where}.{key}")
+        require(len(self.betas) == 2, f"{where}.betas", f"must be two numbers [beta1, beta2], got {list(self.betas)}")
+        for index, beta in enumerate(self.betas):
+            in_range(beta, f"{where}.betas[{index}]", 0.0, 1.0, high_open=True)
+        for key in ("ema_kimg", "ema_rampup"):
+            if getattr(self, key) is not None:
+                non_negative(getattr(self, key), f"{where}.{key}")
 
 
 @dataclass
 class LossSection:
-    #: CLIP guidance weight (paper: 0.2; 50 in the text-encoder phase); 0 disables it
+    #: CLIP guidance weight (paper Sec. 3.3 / App. A: 0.2; 50 in the text-encoder phase); 0 disables it
     clip_weight: float = 0.0
     clip_model: str = "ViT-L-14-quickgelu"
+    #: the guidance CLIP's weights: a file, a tag in the weights folder, or ``random`` (tests only)
     clip_pretrained: Optional[str] = None
     #: D-input blur: sigma_0 and the kimg over which it fades to 0
     blur_sigma: float = 32.0
     blur_fade_kimg: float = 1000.0
     #: weight of the matching-aware D term (real image + another sample's caption = fake); not in the paper
     mismatch_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, where: str = "loss") -> None:
+        for key in ("clip_weight", "blur_sigma", "blur_fade_kimg", "mismatch_weight"):
+            non_negative(getattr(self, key), f"{where}.{key}")
+        if self.clip_weight > 0:
+            require(bool(self.clip_model), f"{where}.clip_model", "must name a CLIP when loss.clip_weight > 0")
 
 
 @dataclass
@@ -73,6 +115,20 @@ class RunSection:
     #: sharded strategy only: checkpoint activations of the synthesis blocks
     activation_checkpointing: bool = False
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, where: str = "run") -> None:
+        require(bool(self.dir), f"{where}.dir", "must name a folder")
+        non_negative(self.seed, f"{where}.seed")
+        positive(self.total_kimg, f"{where}.total_kimg")
+        positive(self.sample_every_kimg, f"{where}.sample_every_kimg")
+        require(bool(self.sample_prompts) and bool(self.sample_seeds), f"{where}.sample_prompts",
+                "and run.sample_seeds must not be empty (the sample grid is prompts x seeds)")
+        require(all(0 <= s < 2**32 for s in self.sample_seeds), f"{where}.sample_seeds", "must be in [0, 2^32)")
+        require(math.isfinite(self.sample_truncation), f"{where}.sample_truncation", "must be finite")
+        require(self.checkpoint_every_epochs >= 1, f"{where}.checkpoint_every_epochs", f"must be >= 1, got {self.checkpoint_every_epochs}")
+
 
 @dataclass
 class EvalSection:
@@ -83,10 +139,71 @@ class EvalSection:
     #: FID with the standard Inception (file: docs/evaluation.md); false to skip FID
     fid: bool = True
     inception_weights: Optional[str] = None
-    #: CLIP score with its own open_clip model (paper: ViT-g-14 laion2b_s12b_b42k); null to skip
+    #: CLIP score with its own open_clip model (paper Sec. 4: ViT-g-14 laion2b_s12b_b42k); null to skip
     clip_model: Optional[str] = None
     clip_pretrained: Optional[str] = None
     truncation_psi: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, where: str = "eval") -> None:
+        if self.every_kimg is not None:
+            positive(self.every_kimg, f"{where}.every_kimg")
+        positive(self.num_samples, f"{where}.num_samples")
+        require(math.isfinite(self.truncation_psi), f"{where}.truncation_psi", "must be finite")
+
+
+#: accelerators and precisions lightning.Trainer understands (strings a recipe can hold)
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64", "32", "16", "bf16")
+
+
+@dataclass
+class TrainerSection:
+    """The ``lightning.Trainer`` arguments stylegan_t reads, typed; any other Trainer argument goes in ``extra``.
+
+    ``strategy``: ``ddp`` / ``fsdp`` get the settings this model needs (:func:`stylegan_t.training.fit.build_strategy`).
+    ``logger: false`` turns logging off; true keeps the default TensorBoard/CSV logger of the run folder.
+    """
+
+    accelerator: str = "auto"
+    #: int (-1 = all), a list of device indices, or "auto"
+    devices: Any = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    enable_progress_bar: bool = True
+    logger: bool = True
+    log_every_n_steps: int = 1
+    #: other ``lightning.Trainer`` keyword arguments, passed through as given (e.g. ``{max_time: "00:12:00:00"}``)
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, where: str = "trainer") -> None:
+        one_of(self.accelerator, f"{where}.accelerator", ACCELERATORS)
+        one_of(str(self.precision), f"{where}.precision", PRECISIONS)
+        devices = self.devices
+        ok = (devices == "auto" or (isinstance(devices, int) and not isinstance(devices, bool) and (devices == -1 or devices > 0))
+              or (isinstance(devices, str) and all(p.strip().isdigit() for p in devices.split(",") if p.strip()) and devices.strip(", "))
+              or (isinstance(devices, (list, tuple)) and devices and all(isinstance(d, int) and d >= 0 for d in devices)))
+        require(bool(ok), f"{where}.devices", f"must be 'auto', -1, a count > 0 or a list of device indices, got {devices!r}")
+        require(isinstance(self.num_nodes, int) and self.num_nodes >= 1, f"{where}.num_nodes", f"must be >= 1, got {self.num_nodes!r}")
+        require(bool(self.strategy), f"{where}.strategy", "must name a strategy ('auto', 'ddp', 'fsdp', ...)")
+        positive(self.log_every_n_steps, f"{where}.log_every_n_steps")
+        typed = {f.name for f in fields(self)} - {"extra"}
+        clash = sorted(set(self.extra) & typed)
+        require(not clash, f"{where}.extra", f"repeats typed trainer keys {clash}: set them as trainer.<key>")
+
+    def to_kwargs(self) -> dict[str, Any]:
+        """``lightning.Trainer`` keyword arguments: the typed keys (``logger: true`` = left to the caller) plus ``extra``."""
+        kwargs = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "logger")}
+        if not self.logger:
+            kwargs["logger"] = False
+        kwargs.update(self.extra)
+        return kwargs
 
 
 @dataclass
@@ -97,10 +214,24 @@ class Recipe:
     loss: LossSection = field(default_factory=LossSection)
     run: RunSection = field(default_factory=RunSection)
     eval: EvalSection = field(default_factory=EvalSection)
-    #: passed to lightning.Trainer; strategy 'ddp' / 'fsdp' get the settings this model needs
-    trainer: Dict[str, Any] = field(
-        default_factory=lambda: {"accelerator": "auto", "devices": "auto", "precision": "32-true", "strategy": "auto"}
-    )
+    trainer: TrainerSection = field(default_factory=TrainerSection)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Every section, then the checks that span sections."""
+        for name in ("model", "data", "optim", "loss", "run", "eval", "trainer"):
+            getattr(self, name).validate(name)
+        self.model.generator.validate("model.generator")
+        self.model.discriminator.validate("model.discriminator")
+        devices, nodes = self.trainer.devices, self.trainer.num_nodes
+        per_node = len(devices) if isinstance(devices, (list, tuple)) else devices if isinstance(devices, int) and devices > 0 else None
+        if per_node is not None:
+            world = per_node * nodes
+            require(self.optim.batch_size % (world * self.optim.micro_batch_size) == 0, "optim.batch_size",
+                    f"({self.optim.batch_size}) must be a multiple of devices x nodes ({world}) x optim.micro_batch_size "
+                    f"({self.optim.micro_batch_size})")
 
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
@@ -118,12 +249,32 @@ def find_recipe(name_or_path: str | Path) -> Path:
     raise RecipeError(f"recipe {str(name_or_path)!r} is neither a file nor a built-in recipe; built-ins: {known}")
 
 
+def _one_line(err: Exception) -> str:
+    """OmegaConf's messages carry a ``full_key: ...`` block; keep the first line and the key, on one line."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    key = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("full_key:")), "")
+    head = lines[0] if lines else type(err).__name__
+    return f"{key}: {head}" if key and key not in head else head
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return OmegaConf.load(path)
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise RecipeError(f"recipe file '{path}' is not valid YAML{where}: {problem}") from None
+
+
 def load_recipe(source: str | Path | dict | None = None, overrides: list[str] | None = None) -> Recipe:
     """Schema <- YAML file / built-in name / dict <- dotlist overrides, validated; returns a typed Recipe."""
     try:
         cfg = OmegaConf.structured(Recipe)
         if source is not None:
-            loaded = OmegaConf.create(source) if isinstance(source, dict) else OmegaConf.load(find_recipe(source))
+            loaded = OmegaConf.create(source) if isinstance(source, dict) else _load_yaml(find_recipe(source))
+            if not isinstance(loaded, type(cfg)) and loaded is not None:
+                raise RecipeError(f"recipe {source!s} must be a mapping of sections (model, data, optim, ...)")
             cfg = OmegaConf.merge(cfg, loaded)
         if overrides:
             bad = [o for o in overrides if "=" not in o]
@@ -131,25 +282,16 @@ def load_recipe(source: str | Path | dict | None = None, overrides: list[str] | 
                 raise RecipeError(f"overrides must look like section.key=value, got {bad}")
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
         recipe = OmegaConf.to_object(cfg)
+    except RecipeError:
+        raise
     except (OmegaConfBaseException, ValueError, TypeError) as err:
-        if isinstance(err, RecipeError):
-            raise
-        raise RecipeError(f"invalid recipe: {err}") from None
-    validate_recipe(recipe)
+        raise RecipeError(f"invalid recipe: {_one_line(err)}") from None
     return recipe
 
 
 def validate_recipe(recipe: Recipe) -> None:
-    """Cross-field checks OmegaConf cannot express."""
-    from ..models.generator import TRAIN_MODES
-
-    if recipe.model.train_mode not in TRAIN_MODES:
-        raise RecipeError(f"model.train_mode must be one of {TRAIN_MODES}, got {recipe.model.train_mode!r}")
-    if recipe.optim.batch_size % recipe.optim.micro_batch_size:
-        raise RecipeError(
-            f"optim.batch_size ({recipe.optim.batch_size}) must be a multiple of optim.micro_batch_size "
-            f"({recipe.optim.micro_batch_size})"
-        )
+    """Check a Recipe built or edited in code (``load_recipe`` already did): RecipeError naming the key."""
+    recipe.validate()
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:

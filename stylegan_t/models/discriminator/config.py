@@ -1,12 +1,20 @@
-"""Typed discriminator configuration (recipe section ``model.discriminator``) and named feature-network presets."""
+"""Typed discriminator configuration (recipe section ``model.discriminator``) and named feature-network presets.
+
+Each dataclass checks itself in ``validate()`` (called by ``__post_init__``), naming the dotted recipe key.
+"""
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
-#: SPEC: DiffAugment policy of the projected discriminator
+from ...errors import RecipeError
+from ...utils.validation import in_range, one_of, positive, require
+
+#: DiffAugment policy of the projected discriminator (paper Sec. 3.2, as in Projected GANs)
 DEFAULT_DIFFAUG = "color,translation,cutout"
+#: the ``kind`` values :func:`~stylegan_t.models.discriminator.build_feature_network` builds
+FEATURE_NETWORK_KINDS = ("vit", "open_clip", "conv")
 
 
 @dataclass
@@ -14,11 +22,13 @@ class FeatureNetworkConfig:
     """Mirrors ``ViTFeatureNetwork`` (``kind: vit``), ``OpenCLIPFeatureNetwork`` (``kind: open_clip``, ``model`` a
     CLIP name or ``local-dir:``, ``weights`` its pretrained file) and ``ConvFeatureNetwork`` (``kind: conv``).
 
-    ``weights``: local checkpoint file (``.pth`` / ``.pt`` / ``.safetensors``); None = random init (tests, CPU demo).
+    ``weights``: a local checkpoint file (``.pth`` / ``.pt`` / ``.safetensors``), the tag ``dino`` (the paper's
+    DINO ViT-S/16 at ``<weights folder>/dino_vits16.pth``, docs/weights.md), or ``random`` (an untrained network,
+    tests and smoke runs only). Unset is an error when the network is built: never random by omission.
     """
 
     kind: str = "vit"
-    #: timm architecture (``kind: vit``); the SPEC network is DINO ViT-S/16
+    #: timm architecture (``kind: vit``); the paper's network is DINO ViT-S/16 (Sec. 3.2)
     model: str = "vit_small_patch16_224.dino"
     weights: Optional[str] = None
     #: transformer blocks tapped (0-based), then the patch-token tap after the position embedding
@@ -30,6 +40,19 @@ class FeatureNetworkConfig:
     conv_widths: List[int] = field(default_factory=lambda: [32, 64, 128])
     input_size: int = 32
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, where: str = "model.discriminator.feature_network") -> None:
+        one_of(self.kind, f"{where}.kind", FEATURE_NETWORK_KINDS)
+        require(isinstance(self.model, str) and bool(self.model), f"{where}.model", f"must name a network, got {self.model!r}")
+        taps = list(self.taps)
+        ok = all(isinstance(t, int) and t >= 0 for t in taps) and len(set(taps)) == len(taps)
+        require(ok and (taps or self.patch_tap), f"{where}.taps", f"must be distinct block indices >= 0 (or patch_tap true), got {taps}")
+        require(bool(self.conv_widths) and all(isinstance(w, int) and w > 0 for w in self.conv_widths),
+                f"{where}.conv_widths", f"must be positive integers, got {list(self.conv_widths)}")
+        positive(self.input_size, f"{where}.input_size")
 
 
 @dataclass
@@ -50,33 +73,52 @@ class DiscriminatorConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.feature_network, dict):
-            self.feature_network = FeatureNetworkConfig(**self.feature_network)
+            known = _known(FeatureNetworkConfig, self.feature_network, "model.discriminator.feature_network")
+            self.feature_network = FeatureNetworkConfig(**known)
+        self.validate()
+
+    def validate(self, where: str = "model.discriminator") -> None:
+        from ...augment import POLICIES
+
+        for key in ("cmap_dim", "head_kernel_size", "group_size"):
+            positive(getattr(self, key), f"{where}.{key}")
+        names = [n.strip() for n in str(self.diffaug).split(",") if n.strip()]
+        bad = [n for n in names if n not in POLICIES]
+        require(not bad, f"{where}.diffaug", f"has unknown policies {bad}; valid: {sorted(POLICIES)}")
+        in_range(self.p_crop, f"{where}.p_crop", 0.0, 1.0)
+        self.feature_network.validate(f"{where}.feature_network")
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "DiscriminatorConfig":
-        """From a plain dict (e.g. a checkpoint's stored config); unknown keys raise ``TypeError``."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise TypeError(f"unknown DiscriminatorConfig keys {unknown}; valid: {sorted(names)}")
-        return cls(**copy.deepcopy(dict(data)))
+        """From a plain dict (e.g. a checkpoint's stored config); unknown keys raise :class:`RecipeError`."""
+        return cls(**copy.deepcopy(_known(cls, dict(data), "model.discriminator")))
 
 
-#: named feature networks; ``vit-tiny*`` and ``conv-tiny`` are CPU-sized stand-ins for tests and demos
+def _known(cls: type, data: Dict[str, Any], where: str) -> Dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise RecipeError(f"{where}: unknown keys {unknown}; valid keys: {sorted(names)}")
+    return dict(data)
+
+
+#: named feature networks: ``dino-vits16`` is the paper's (weights by tag); the others are CPU-sized random stand-ins
 FEATURE_NETWORK_PRESETS: Dict[str, FeatureNetworkConfig] = {
-    "dino-vits16": FeatureNetworkConfig(),
+    "dino-vits16": FeatureNetworkConfig(weights="dino"),
     "vit-tiny": FeatureNetworkConfig(
         model="vit_small_patch16_224",
+        weights="random",
         taps=[1, 3],
         timm_kwargs={"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 4, "num_heads": 2, "mlp_ratio": 2.0},
     ),
     # 384 channels and 5 taps like DINO ViT-S/16 (heads fit the original checkpoints), but 4 tokens and 4 blocks.
     "vit-tiny-384": FeatureNetworkConfig(
         model="vit_small_patch16_224",
+        weights="random",
         taps=[0, 1, 2, 3],
         timm_kwargs={"img_size": 32, "patch_size": 16, "embed_dim": 384, "depth": 4, "num_heads": 6, "mlp_ratio": 1.0},
     ),
-    "conv-tiny": FeatureNetworkConfig(kind="conv", conv_widths=[8, 16], input_size=16),
+    "conv-tiny": FeatureNetworkConfig(kind="conv", weights="random", conv_widths=[8, 16], input_size=16),
 }
 
 
@@ -89,4 +131,5 @@ def feature_network_preset(name: str, **overrides: Any) -> FeatureNetworkConfig:
         if not hasattr(config, key):
             raise TypeError(f"FeatureNetworkConfig has no field {key!r}")
         setattr(config, key, value)
+    config.validate()
     return config

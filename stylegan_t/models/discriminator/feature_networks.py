@@ -1,4 +1,4 @@
-"""Frozen feature networks of the projected discriminator (SPEC "Discriminator (projected)", "Feature network").
+"""Frozen feature networks of the projected discriminator (paper Sec. 3.2: a frozen DINO ViT-S/16 feature network).
 
 Contract: ``forward(images in [-1, 1]) -> {tap name: [B, C, N] tokens}`` in logit order, ``channels`` maps
 each tap name to ``C``. Subclass :class:`FeatureNetwork` for other backbones (docs/extending.md).
@@ -7,24 +7,56 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...utils.local_files import require_local_file
+from ...errors import MissingWeightsError
+from ...utils.local_files import RANDOM, find_in_weights_dir, require_local_file, weights_dir
 from .config import FeatureNetworkConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+#: weight tags of ``FeatureNetworkConfig.weights`` -> file stems looked for in the weights folder
+FEATURE_WEIGHT_TAGS = {"dino": ("dino_vits16",)}
+_FEATURE_SUFFIXES = (".pth", ".pt", ".safetensors")
+WEIGHTS_KEY = "model.discriminator.feature_network.weights"
 DINO_HOW = (
-    "On a machine with internet access save the timm weights once, e.g.\n"
-    "  python -c \"import timm, torch; m = timm.create_model('vit_small_patch16_224.dino', pretrained=True); "
-    "torch.save(m.state_dict(), 'dino_vits16.pth')\"\n"
-    "copy the file here and set model.discriminator.feature_network.weights to its path (docs/discriminator.md)."
+    "On a machine with internet access save the timm weights once, e.g. "
+    "python -c \"import timm, torch; m = timm.create_model('vit_small_patch16_224.dino', pretrained=True); "
+    "torch.save(m.state_dict(), 'dino_vits16.pth')\" (or take dino_deitsmall16_pretrain.pth of the DINO release), "
+    "then copy it to the weights folder as dino_vits16.pth and set the weights to 'dino', or set them to its path "
+    "(docs/weights.md)."
 )
+
+
+def resolve_feature_weights(weights: str | os.PathLike | None, *, key: str = WEIGHTS_KEY) -> Path | None:
+    """A feature network's weights spec -> a local file: a path, a tag (``dino`` -> ``<weights folder>/
+    dino_vits16.pth``), or ``random`` (None: untrained, asked for explicitly); unset is an error."""
+    if weights is None or str(weights) == "":
+        raise MissingWeightsError(
+            f"{key} is not set: the discriminator needs a pretrained feature network. Set it to 'dino' "
+            f"({weights_dir() / 'dino_vits16.pth'}), to a weights file, or to '{RANDOM}' for an untrained one "
+            f"(tests only). {DINO_HOW}"
+        )
+    spec = os.fspath(weights)
+    if spec == RANDOM:
+        return None
+    if spec in FEATURE_WEIGHT_TAGS:
+        found, first = find_in_weights_dir(FEATURE_WEIGHT_TAGS[spec], _FEATURE_SUFFIXES)
+        if found is None:
+            raise MissingWeightsError(
+                f"{key}: '{spec}' weights not found: looked for {first} (or .pt/.safetensors). "
+                f"stylegan_t never downloads weights at run time. {DINO_HOW}"
+            )
+        return found
+    return require_local_file(spec, what=f"{key} ('{spec}')", how=DINO_HOW)
+
+
 _WRAPPER_KEYS = ("state_dict", "model", "teacher", "module")
 _KEY_PREFIXES = ("module.", "backbone.", "model.")
 
@@ -82,7 +114,7 @@ class FeatureNetwork(nn.Module):
 
 
 class ViTFeatureNetwork(FeatureNetwork):
-    """A timm ViT tapped after given blocks and after the position embedding (SPEC: DINO ViT-S/16).
+    """A timm ViT tapped after given blocks and after the position embedding (paper Sec. 3.2: DINO ViT-S/16).
 
     Input ``Normalize(area_resize((x + 1) / 2, input_size))`` (ImageNet mean/std by default). At each tap the
     class token is added to every patch token and the prefix tokens dropped: ``[B, C, num_patches]``. Taps are
@@ -118,9 +150,10 @@ class ViTFeatureNetwork(FeatureNetwork):
         self.channels = {str(i): width for i in range(len(self.taps) + int(patch_tap))}
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
-        if weights is not None:
-            state = load_weights_file(weights, what=f"feature network '{model}'", how=DINO_HOW)
-            self.load_backbone_state_dict(state, source=f"'{weights}'")
+        path = None if weights is None else resolve_feature_weights(weights)
+        if path is not None:
+            state = load_weights_file(path, what=f"feature network '{model}'", how=DINO_HOW)
+            self.load_backbone_state_dict(state, source=f"'{path}'")
         self.freeze()
 
     def load_backbone_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str) -> None:
@@ -235,8 +268,11 @@ class ConvFeatureNetwork(FeatureNetwork):
         self.stages = nn.ModuleList(stages)
         self.input_size = input_size
         self.channels = {str(i): int(w) for i, w in enumerate(widths)}
-        if weights is not None:
-            state = load_weights_file(weights, what="conv feature network", how="Pass the path of a saved state dict.")
+        path = None if weights is None or os.fspath(weights) == RANDOM else require_local_file(
+            weights, what="conv feature network", how="Pass the path of a saved state dict."
+        )
+        if path is not None:
+            state = load_weights_file(path, what="conv feature network", how="Pass the path of a saved state dict.")
             self.load_backbone_state_dict(state, source=f"'{weights}'")
         self.freeze()
 
@@ -258,15 +294,20 @@ class ConvFeatureNetwork(FeatureNetwork):
 
 
 def build_feature_network(config: FeatureNetworkConfig) -> FeatureNetwork:
-    """The feature network a config names (``kind``: ``vit``, ``open_clip`` or ``conv``)."""
+    """The feature network a config names (``kind``: ``vit``, ``open_clip`` or ``conv``).
+
+    ``config.weights`` must be given (a file, a tag such as ``dino``, or ``random``): never random by omission.
+    """
     if config.kind == "vit":
+        weights = resolve_feature_weights(config.weights)
         return ViTFeatureNetwork(
-            config.model, config.weights, taps=config.taps, patch_tap=config.patch_tap, timm_kwargs=config.timm_kwargs
+            config.model, weights, taps=config.taps, patch_tap=config.patch_tap, timm_kwargs=config.timm_kwargs
         )
     if config.kind == "open_clip":
         return OpenCLIPFeatureNetwork(config.model, config.weights, taps=config.taps, patch_tap=config.patch_tap)
     if config.kind == "conv":
-        return ConvFeatureNetwork(widths=config.conv_widths, input_size=config.input_size, weights=config.weights, seed=config.seed)
+        weights = resolve_feature_weights(config.weights)
+        return ConvFeatureNetwork(widths=config.conv_widths, input_size=config.input_size, weights=weights, seed=config.seed)
     raise ValueError(
         f"unknown feature network kind {config.kind!r}: 'vit', 'open_clip' or 'conv' (or override build_feature_network)"
     )

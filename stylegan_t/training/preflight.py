@@ -1,0 +1,133 @@
+"""Checks before anything expensive: the recipe, the architectures it names, every pretrained weights file
+and the local shard files. ``fit`` runs :func:`preflight` before it builds a model.
+
+Pretrained networks (paper Sec. 3: CLIP ViT-L/14 text encoder, DINO ViT-S/16 feature network, CLIP for
+guidance; Sec. 4: Inception and CLIP for metrics) must be local files or explicitly ``random``. All missing
+files are reported together in one :class:`~stylegan_t.errors.MissingWeightsError`.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import MissingWeightsError, RecipeError
+from ..models.discriminator.feature_networks import resolve_feature_weights
+from ..models.open_clip_loader import is_known_architecture, resolve_pretrained
+from .recipe import Recipe
+
+
+def open_clip_networks(recipe: Recipe) -> Iterator[tuple[str, str, str, str | None]]:
+    """``(model key, weights key, open_clip model, pretrained)`` of every open_clip network the recipe builds."""
+    te = recipe.model.generator.text_encoder
+    if te.model:
+        yield "model.generator.text_encoder.model", "model.generator.text_encoder.pretrained", te.model, te.pretrained
+    fn = recipe.model.discriminator.feature_network
+    if fn.kind == "open_clip":
+        yield "model.discriminator.feature_network.model", "model.discriminator.feature_network.weights", fn.model, fn.weights
+    if recipe.loss.clip_weight > 0:
+        yield "loss.clip_model", "loss.clip_pretrained", recipe.loss.clip_model, recipe.loss.clip_pretrained
+    ev = recipe.eval
+    if ev.every_kimg is not None and ev.clip_model:
+        yield "eval.clip_model", "eval.clip_pretrained", ev.clip_model, ev.clip_pretrained
+
+
+def check_architectures(recipe: Recipe) -> None:
+    """Every open_clip and timm architecture the recipe names exists (RecipeError naming the key otherwise)."""
+    for key, _, model, _ in open_clip_networks(recipe):
+        if not is_known_architecture(model):
+            raise RecipeError(
+                f"{key}: {model!r} is not an open_clip architecture (see open_clip.list_models(); OpenAI weights "
+                "use e.g. 'ViT-L-14-quickgelu') nor 'local-dir:<folder>'"
+            )
+    fn = recipe.model.discriminator.feature_network
+    if fn.kind == "vit":
+        import timm
+
+        if not timm.is_model(fn.model):
+            raise RecipeError(f"model.discriminator.feature_network.model: {fn.model!r} is not a timm architecture "
+                              "(the paper's is 'vit_small_patch16_224.dino')")
+
+
+def _weight_checks(recipe: Recipe) -> Iterator[tuple[str, Callable[[], Any]]]:
+    """``(recipe key, resolver)`` for every pretrained weights file; each resolver raises MissingWeightsError."""
+    for _, key, model, pretrained in open_clip_networks(recipe):
+        yield key, lambda model=model, pretrained=pretrained: resolve_pretrained(model, pretrained)
+    fn = recipe.model.discriminator.feature_network
+    if fn.kind in ("vit", "conv"):
+        yield "model.discriminator.feature_network.weights", lambda: resolve_feature_weights(fn.weights)
+    ev = recipe.eval
+    if ev.every_kimg is not None and ev.fid:
+        yield "eval.inception_weights", lambda: _inception_file(ev.inception_weights)
+
+
+def _inception_file(path: str | None) -> Path:
+    from ..metrics.fid import _HOW_TO_GET_INCEPTION, INCEPTION_WEIGHTS_FILE, default_inception_path
+    from ..utils.local_files import require_local_file
+
+    target = Path(path) if path else default_inception_path()
+    return require_local_file(target, what=f"FID Inception ({INCEPTION_WEIGHTS_FILE})", how=_HOW_TO_GET_INCEPTION)
+
+
+def check_pretrained_files(recipe: Recipe) -> None:
+    """Every pretrained network of the recipe is a local file or explicitly ``random``; else ONE
+    MissingWeightsError naming each missing file, where it was looked for and how to get it."""
+    problems = []
+    for key, resolve in _weight_checks(recipe):
+        try:
+            resolve()
+        except MissingWeightsError as err:
+            problems.append(f"{key}: {' '.join(str(err).split())}")
+    if len(problems) == 1:
+        raise MissingWeightsError(problems[0])
+    if problems:
+        numbered = " ".join(f"({i}) {p}" for i, p in enumerate(problems, 1))
+        raise MissingWeightsError(f"{len(problems)} pretrained weights files are missing: {numbered}")
+
+
+def _local_shards_missing(urls: Any) -> tuple[list[str], int]:
+    """(missing local shard files, number of shards named) for one ``urls`` value; remote ones are not checked."""
+    from ..data.sources import expand_urls, is_image_folder, is_local_path
+
+    if is_image_folder(urls):
+        return [], 1
+    shards = expand_urls(urls)
+    return [s for s in shards if is_local_path(s) and not os.path.isfile(s)], len(shards)
+
+
+def check_shard_files(recipe: Recipe) -> None:
+    """Local shard files named by ``data.urls`` / ``data.sources`` exist (brace patterns expanded; ``pipe:`` and
+    URLs are not checked): RecipeError naming the key, how many are missing and the first one."""
+    data = recipe.data
+    named = [(f"data.sources[{i}].urls", s.urls) for i, s in enumerate(data.sources)] or [("data.urls", data.urls)]
+    for key, urls in named:
+        if urls is None:
+            raise RecipeError(f"{key} is not set: point it at your shards (a folder, a brace pattern, a list; docs/data.md)")
+        missing, total = _local_shards_missing(urls)
+        if total == 0:
+            raise RecipeError(f"{key}: no shards found for {urls!r} (an empty folder or a glob that matches nothing)")
+        if missing:
+            raise RecipeError(f"{key}: {len(missing)} of {total} local shard files are missing, e.g. '{missing[0]}' (from {urls!r})")
+
+
+def check_trainer_extra(recipe: Recipe) -> None:
+    """``trainer.extra`` holds only ``lightning.Trainer`` arguments (RecipeError naming an unknown one)."""
+    import inspect
+
+    import lightning as L
+
+    valid = set(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
+    unknown = sorted(set(recipe.trainer.extra) - valid)
+    if unknown:
+        raise RecipeError(f"trainer.extra.{unknown[0]} is not a lightning.Trainer argument (unknown: {unknown})")
+
+
+def preflight(recipe: Recipe, *, check_data: bool = True) -> None:
+    """All checks before training, cheapest first; raises a :class:`~stylegan_t.errors.UserError` subclass."""
+    recipe.validate()
+    check_trainer_extra(recipe)
+    check_architectures(recipe)
+    check_pretrained_files(recipe)
+    if check_data:
+        check_shard_files(recipe)
