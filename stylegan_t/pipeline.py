@@ -180,7 +180,7 @@ class StyleGANTPipeline:
         return torch.cat(out)
 
     def _broadcast_ws(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """SPEC "Mapping network": ``w = concat(x, t)`` broadcast to all ``num_ws`` layers."""
+        """Paper Sec. 3.1: ``w = concat(x, t)`` broadcast to all ``num_ws`` layers."""
         w = torch.cat([x, t.to(x.dtype)], dim=1)
         return w.unsqueeze(1).repeat(1, self.generator.num_ws, 1)
 
@@ -210,7 +210,7 @@ class StyleGANTPipeline:
 
         ``pairing="zip"`` pairs the i-th prompt with the i-th seed instead (equal lengths).
         ``output_type="pil"``: list of PIL images; ``"tensor"``: float32 CPU tensor [N, C, R, R], about [-1, 1].
-        ``truncation_psi`` pulls the z-part toward its average (SPEC: "Truncation acts on the z-part only").
+        ``truncation_psi`` pulls the z-part toward its average (paper Sec. 3.3: truncation acts on the z-part only).
         """
         from tqdm.auto import tqdm
 
@@ -288,7 +288,7 @@ class StyleGANTPipeline:
     ):
         """``steps`` frames from ``prompt_a`` to ``prompt_b`` (both included) at one seed.
 
-        SPEC "Prompt interpolation": keep ``x = f(z)``, ``w = [x, lerp(t0, t1, a)]``; the endpoints are
+        Paper Sec. 4.3 (prompt interpolation): keep ``x = f(z)``, ``w = [x, lerp(t0, t1, a)]``; the endpoints are
         the images ``pipe(prompt_a, seed)`` and ``pipe(prompt_b, seed)``.
         """
         alphas = _alphas(steps).to(self.device)

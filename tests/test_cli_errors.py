@@ -320,4 +320,4 @@ def test_subprocess_errors(files, shards, tmp_path):
     one_line_exit_2(hostile, "hostile.ckpt")
     assert not files["marker"].exists()
     debug = run_cli("config", str(files["bad_yaml"]), "--debug")
-    assert debug.returncode == 2 and "Traceback" in debug.stderr and "ParserError" in debug.stderr
+    assert debug.returncode == 2 and "Traceback" in debug.stderr and "bad.yaml" in debug.stderr

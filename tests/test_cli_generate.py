@@ -155,4 +155,4 @@ def test_convert_official_command(official_dir, official_io, tmp_path, capsys):
         ["convert-official", str(official_dir / "official_G_state_dict.pt"), str(tmp_path / "bad.safetensors"),
          "--img-resolution", "64", "--channel-base", "2048", "--channel-max", "128", "--num-res-blocks", "1",
          "--text-encoder", f"local-dir:{official_dir / 'tiny_clip'}"], capsys)
-    assert "Missing keys" in err
+    assert "missing keys" in err

@@ -75,7 +75,11 @@ def test_training_checkpoint_holds_g_that_reproduces_img_const_G(converted, snap
     assert ckpt["stylegan_t"]["images_seen"] == 0 and len(ckpt["optimizer_states"]) == 2
     heads = [k for k in ckpt["state_dict"] if k.startswith("discriminator.heads.")]
     dino = [k for k in ckpt["state_dict"] if k.startswith("discriminator.feature_network.")]
-    assert len(heads) == 90 and len(dino) == 150
+    assert len(heads) == 90 and dino == []  # the frozen DINO is stored by reference to the file written beside it
+    ref = ckpt["stylegan_t"]["frozen"]["discriminator.feature_network"]
+    assert Path(ref["file"]).name == converted["ckpt"].stem + ".dino.safetensors" and len(ref["sha256"]) == 64
+    tower = [k for k in ckpt["state_dict"] if ".mapping.text_encoder." in k]
+    assert tower  # the snapshot's own text towers (G's and G_ema's differ) are kept by value
 
 
 def test_training_checkpoint_resumes_and_trains_a_step(converted, tmp_path):
@@ -98,8 +102,10 @@ def test_training_checkpoint_resumes_and_trains_a_step(converted, tmp_path):
     assert not torch.equal(after[key], before[key])  # G trained from the converted weights
     head = "discriminator.heads.0.cls.parametrizations.weight.original"
     assert not torch.equal(after[head], before[head])  # so did D's heads
-    frozen = "discriminator.feature_network.vit.pos_embed"
-    assert torch.equal(after[frozen], before[frozen])
+    from safetensors.torch import load_file
+
+    dino = load_file(str(converted["ckpt"].with_name(converted["ckpt"].stem + ".dino.safetensors")))
+    assert torch.equal(model.discriminator.feature_network.vit.pos_embed, dino["pos_embed"])  # frozen, from its file
     # model.init_from reads the same file: every tensor fits, none new, none unused.
     from stylegan_t.training.init_from import load_init_weights
 

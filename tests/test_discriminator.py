@@ -145,7 +145,7 @@ def test_augmentation_and_crop_only_in_training():
     with torch.no_grad():
         assert torch.equal(D.eval()(x, c), plain.eval()(x, c))  # eval: no augmentation, no crop
         D.train()
-        assert D.augment(x).shape == (4, 3, 32, 32)  # crop to the feature network's 32 (SPEC: 224)
+        assert D.augment(x).shape == (4, 3, 32, 32)  # crop to the feature network's 32 (paper: 224)
         assert not torch.allclose(D(x, c), plain.train()(x, c))
 
 

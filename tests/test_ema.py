@@ -1,4 +1,4 @@
-"""EMA generator: SPEC's half-life/ramp-up formula and the update rule."""
+"""EMA generator: the original release's half-life/ramp-up formula and the update rule."""
 import pytest
 import torch
 

@@ -1,4 +1,4 @@
-"""Adversarial losses, the D-input blur and its schedule, and CLIP guidance, against the SPEC numbers."""
+"""Adversarial losses, the D-input blur and its schedule, and CLIP guidance, against the paper and original-release numbers."""
 import math
 
 import pytest

@@ -1,4 +1,4 @@
-"""Building blocks against naive references (SPEC: upfirdn, modulated conv, equalized lr, bias_act)."""
+"""Building blocks against naive references (upfirdn, modulated conv, equalized lr, bias_act)."""
 import math
 
 import pytest

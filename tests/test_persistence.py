@@ -120,7 +120,7 @@ def test_trained_tower_is_stored_by_value(clip_dir, tmp_path):
 
 
 def test_random_tower_is_rebuilt_from_its_seed(tmp_path):
-    te = TextEncoderConfig(model="stylegan-t-tiny")
+    te = TextEncoderConfig(model="stylegan-t-tiny", pretrained="random")
     a, b = tiny_generator(te, seed=0), tiny_generator(te, seed=1)
     tower = {k: v for k, v in a.state_dict().items() if k.startswith(TOWER)}
     assert all(torch.equal(v, b.state_dict()[k]) for k, v in tower.items())  # a function of the seed only

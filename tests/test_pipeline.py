@@ -90,7 +90,7 @@ def test_prompt_interpolation_keeps_x_and_hits_endpoints(pipe):
     assert (frames[0] - a).abs().max() < 1e-5 and (frames[-1] - b).abs().max() < 1e-5
     exact = pipe.interpolate_prompts(PROMPTS[0], PROMPTS[1], 11, 3, batch_size=1, **kw)
     assert torch.equal(exact[0], a) and torch.equal(exact[-1], b)  # same batch shape: bitwise
-    # SPEC: w = [x, lerp(t0, t1, a)] with x = f(z) kept (not re-normalized text).
+    # Paper Sec. 4.3: w = [x, lerp(t0, t1, a)] with x = f(z) kept (not re-normalized text).
     G = pipe.generator
     with torch.no_grad():
         z = seed_latent(11, 64)[None]

@@ -1,4 +1,4 @@
-"""``stylegan-t convert-official SNAPSHOT.pkl OUT.safetensors [--text-arch SPEC] [--training CKPT --recipe R]``.
+"""``stylegan-t convert-official SNAPSHOT.pkl OUT.safetensors [--text-arch MODEL] [--training CKPT --recipe R]``.
 
 Converts a training snapshot of the original StyleGAN-T code (read without running any of its code; the
 architecture is inferred from it) or, with the architecture flags, an original generator ``state_dict()``.
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                        "state_dict() of its generator (then give the architecture flags below)")
     parser.add_argument("out", help="output: a .safetensors export of G_ema (snapshots: or a pretrained folder, where "
                                     "the generator supports save_pretrained)")
-    parser.add_argument("--text-arch", "--text-encoder", dest="text_arch", metavar="SPEC",
+    parser.add_argument("--text-arch", "--text-encoder", dest="text_arch", metavar="MODEL",
                         help="open_clip architecture of the text tower (e.g. ViT-L-14-quickgelu, or local-dir:/folder); "
                              "snapshots: only needed when it is no known open_clip architecture (weights always come "
                              "from the file)")

@@ -111,7 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise-mode", default="const", choices=("const", "random", "none"),
                         help="synthesis noise (default const)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
-    parser.add_argument("--text-encoder", default=None, metavar="SPEC",
+    parser.add_argument("--text-encoder", default=None, metavar="MODEL",
                         help="override the generator's stored open_clip spec, e.g. local-dir:/moved/folder")
     parser.add_argument("--save-real-stats", default=None, metavar="FILE.pt",
                         help="save the FID real statistics to reuse with --real FILE.pt")

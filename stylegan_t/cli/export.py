@@ -9,7 +9,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", help="output .safetensors file (weights + JSON config in its metadata, no pickle)")
     parser.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16"),
                         help="store floating tensors in this dtype (default: as trained, float32)")
-    parser.add_argument("--text-encoder", default=None, metavar="SPEC",
+    parser.add_argument("--text-encoder", default=None, metavar="MODEL",
                         help="override the stored open_clip spec, e.g. local-dir:/moved/folder")
 
 

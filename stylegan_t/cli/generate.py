@@ -63,7 +63,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise-mode", default="const", choices=("const", "random", "none"), help="synthesis noise (default const)")
     parser.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
-    parser.add_argument("--text-encoder", default=None, metavar="SPEC",
+    parser.add_argument("--text-encoder", default=None, metavar="MODEL",
                         help="override the stored open_clip spec, e.g. local-dir:/moved/folder")
 
 

@@ -2,7 +2,7 @@
 
 Without ``--prompt-b``: a walk through the seeds in order (``0,5,9``: 0 -> 5 -> 9), ``--steps`` frames
 per segment, z interpolated by slerp (or ``--method lerp``). With ``--prompt-b``: prompt interpolation
-at one seed, keeping ``x = f(z)`` and moving the text part of ``w`` (SPEC "Prompt interpolation").
+at one seed, keeping ``x = f(z)`` and moving the text part of ``w`` (paper Sec. 4.3, Fig. on prompt interpolation).
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it to the network)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 picks a free one)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
-    parser.add_argument("--text-encoder", default=None, metavar="SPEC",
+    parser.add_argument("--text-encoder", default=None, metavar="MODEL",
                         help="override the stored open_clip spec, e.g. local-dir:/moved/folder")
 
 

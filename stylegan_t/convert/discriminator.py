@@ -20,7 +20,7 @@ from ..models.discriminator import (
     ProjectedDiscriminator,
 )
 from ..models.discriminator.feature_networks import strip_prefixes
-from ..nn.spectral import LEGACY_SPECTRAL_KEYS, rename_legacy_spectral_key
+from ..nn.spectral import ORIGINAL_SN_KEYS, rename_legacy_spectral_key
 from .generator import CheckpointMismatchError, load_state_dict_strict
 
 #: (original sub-module of a head, ours)
@@ -49,7 +49,7 @@ def rename_official_head_key(key: str) -> str | None:
 
 def official_head_key(key: str) -> str:
     """Inverse of :func:`rename_official_head_key` (our ``heads.*`` key -> the original's)."""
-    for theirs, ours in LEGACY_SPECTRAL_KEYS.items():
+    for theirs, ours in ORIGINAL_SN_KEYS.items():
         if key.endswith("." + ours):
             key = key[: -len(ours)] + theirs
     match = _HEAD_KEY.match(key)
@@ -84,7 +84,7 @@ def discriminator_from_official(
 ) -> ProjectedDiscriminator:
     """Our :class:`ProjectedDiscriminator` holding an original discriminator's weights (cast to float32).
 
-    ``diffaug``: True = the SPEC policy, or a policy string. ``dino.*`` keys (prefix ``dino.`` / ``dino.model.``
+    ``diffaug``: True = the paper's policy, or a policy string. ``dino.*`` keys (prefix ``dino.`` / ``dino.model.``
     stripped) become the feature network's weights; without them the feature network is ``feature_network``
     (a built one, or a config) or built from ``config`` (plus ``overrides``, DiscriminatorConfig fields). Unknown or missing keys raise
     :class:`CheckpointMismatchError` listing them.

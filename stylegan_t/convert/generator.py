@@ -20,11 +20,8 @@ _RENAMES = (
 )
 
 
-class CheckpointMismatchError(StateMismatchError):
-    """An original state dict does not fit the model: lists the unexpected and missing keys."""
-
-    def __init__(self, what: str, *, unexpected: list[str], missing: list[str]) -> None:
-        super().__init__(what, missing=missing, unexpected=unexpected, mismatched=[])
+#: an original state dict that does not fit: the persistence layer's error, under the converter's name
+CheckpointMismatchError = StateMismatchError
 
 
 def rename_official_generator_key(key: str) -> str:

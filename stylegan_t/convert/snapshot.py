@@ -155,7 +155,7 @@ def discriminator_settings(D: Record) -> dict[str, Any]:
     kernel = state_dict(submodule(head, "main.1.fn.0"))["weight_orig"].shape[-1]
     norm = submodule(head, "main.0.1")
     config = DiscriminatorConfig(
-        feature_network=FeatureNetworkConfig(),  # DINO ViT-S/16, taps 2, 5, 8, 11 + patch tokens
+        feature_network=FeatureNetworkConfig(weights="random"),  # DINO ViT-S/16 (taps 2, 5, 8, 11 + patches); weights: the snapshot's
         cmap_dim=int(_attr(head, "cmap_dim", 64)),
         head_kernel_size=int(kernel),
         group_size=int(_attr(norm, "virtual_bs", 8)),

@@ -47,7 +47,8 @@ def training_checkpoint(recipe: Any, *, G: Generator, G_ema: Generator, D: Proje
     from ..persistence import settle_tower_reference
 
     load_state_dict_strict(model.generator, G.state_dict(), what="converted G")
-    settle_tower_reference(model.generator)  # the snapshot's tower is kept by value unless it equals the file
+    if not settle_tower_reference(model.generator):  # the snapshot's towers are not the file's: kept by value
+        model.keep_tower_by_value()
     load_state_dict_strict(model.generator_ema.module, G_ema.state_dict(), what="converted G_ema")
     load_state_dict_strict(model.discriminator, D.state_dict(), what="converted D")
     model.generator.set_train_mode(recipe.model.train_mode)

@@ -1,4 +1,4 @@
-"""Losses (SPEC "Losses and schedule"): hinge / non-saturating, D-input blur, CLIP guidance.
+"""Losses (paper Sec. 3.2-3.3): hinge / non-saturating, D-input blur, CLIP guidance.
 
 ``CLIPGuidance`` lives in :mod:`stylegan_t.losses.clip_guidance` (it needs open_clip) and is imported lazily.
 """

@@ -1,4 +1,4 @@
-"""Adversarial losses (SPEC "Losses and schedule": hinge for D, ``-mean(D(fake))`` for G)."""
+"""Adversarial losses (paper Sec. 3.2: hinge for D, ``-mean(D(fake))`` for G)."""
 from __future__ import annotations
 
 import torch

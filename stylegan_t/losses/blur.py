@@ -1,4 +1,4 @@
-"""Blur of every discriminator input and its schedule (SPEC "Losses and schedule": blur on all D inputs)."""
+"""Blur of every discriminator input and its schedule (paper Sec. 3.2; the schedule is the original release's)."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-#: SPEC: sigma_0 and the kimg over which sigma fades to 0
+#: original release: sigma_0 and the kimg over which sigma fades to 0
 BLUR_SIGMA0 = 32.0
 BLUR_FADE_KIMG = 1000.0
 

@@ -1,4 +1,4 @@
-"""Evaluation metrics (SPEC "Evaluation"): FID, CLIP score and the FID-CLIP trade-off over truncation.
+"""Evaluation metrics (paper Sec. 4, Table 2; Fig. on the FID-CLIP trade-off): FID, CLIP score and the FID-CLIP trade-off over truncation.
 
 Real images for the metrics are read in one place, :mod:`.real_images` (on top of :mod:`stylegan_t.data`).
 All pretrained networks come from local files; see docs/evaluation.md.

@@ -1,4 +1,4 @@
-"""FID / CLIP score over truncation psi (SPEC "Evaluation": the FID-CLIP trade-off curve).
+"""FID / CLIP score over truncation psi (paper Sec. 4.2: the FID-CLIP score trade-off curve).
 
 :func:`evaluate_tradeoff` accumulates real-image features once, then for each psi generates the same
 seeds and captions, and computes the metrics; :func:`save_results_json` and :func:`plot_tradeoff`

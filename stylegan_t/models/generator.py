@@ -1,4 +1,4 @@
-"""The StyleGAN-T generator: ``G(z, c) = synthesis(mapping(z, c))`` (SPEC: "Generator")."""
+"""The StyleGAN-T generator: ``G(z, c) = synthesis(mapping(z, c))`` (paper Sec. 3.1)."""
 from __future__ import annotations
 
 import os
@@ -79,7 +79,7 @@ class Generator(nn.Module):
         ws = self.mapping(z, c, truncation_psi=truncation_psi, update_emas=update_emas)
         return self.synthesis(ws, noise_mode=noise_mode, fused_modconv=fused_modconv)
 
-    # --- train modes (SPEC: "Train modes") -------------------------------------------------------
+    # --- train modes (paper Sec. 3.3 text-encoder phase; Sec. 4 progressive growing) ---
 
     def trainable_parameters(self, mode: str = "all") -> Iterator[nn.Parameter]:
         """Parameters that train in ``mode``: ``all`` (synthesis + mapping MLP), ``text_encoder``,

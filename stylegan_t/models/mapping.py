@@ -1,4 +1,4 @@
-"""Mapping network (SPEC: "Mapping network"): ``w = concat(MLP(z / rms(z)), text_scale * t)`` broadcast to all layers
+"""Mapping network (paper Sec. 3.1): ``w = concat(MLP(z / rms(z)), text_scale * t)`` broadcast to all layers
 (``text_scale`` 1 as in the paper unless a recipe sets it)."""
 from __future__ import annotations
 

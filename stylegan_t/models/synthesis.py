@@ -1,4 +1,4 @@
-"""Synthesis network (SPEC: "Synthesis network (skip architecture)"): layers, ToRGB, blocks, network."""
+"""Synthesis network (paper Sec. 3.1: residual convolutions, GroupNorm, layer scale; skip architecture): layers, ToRGB, blocks, network."""
 from __future__ import annotations
 
 import math
@@ -20,7 +20,7 @@ RESAMPLE_TAPS = (1, 3, 3, 1)
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 conv + noise + bias/lrelu; ``residual=True`` adds the GroupNorm / layer-scale skip.
 
-    Residual form (SPEC): ``h = GroupNorm(x)``; ``y = (h + gamma * act(modconv(h) + b)) * sqrt(2)``.
+    Residual form (paper Sec. 3.1; details: original release): ``h = GroupNorm(x)``; ``y = (h + gamma * act(modconv(h) + b)) * sqrt(2)``.
     """
 
     def __init__(
@@ -57,7 +57,7 @@ class SynthesisLayer(nn.Module):
             self.gamma = nn.Parameter(torch.full([1, out_channels, 1, 1], float(layer_scale_init)))
 
     def noise(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor | None:
-        """Per-pixel noise for ``random`` / ``const`` / ``none`` (SPEC: "Noise")."""
+        """Per-pixel noise for ``random`` / ``const`` / ``none`` (StyleGAN2 noise inputs)."""
         if noise_mode == "random":
             shape = [x.shape[0], 1, self.resolution, self.resolution]
             return torch.randn(shape, device=x.device) * self.noise_strength
@@ -180,7 +180,7 @@ class SynthesisBlock(nn.Module):
 
 
 def block_resolutions(img_resolution: int) -> list[int]:
-    """``8, 16, ..., img_resolution`` (SPEC: blocks start at 8x8)."""
+    """``8, 16, ..., img_resolution`` (the original release starts at 8x8)."""
     log2 = int(math.log2(img_resolution))
     if img_resolution < 8 or 2**log2 != img_resolution:
         raise ValueError(f"img_resolution must be a power of two >= 8, got {img_resolution}")

@@ -1,4 +1,4 @@
-"""Text encoder (SPEC: "t = normalize(text_encoder(tokens(c)))"): an open_clip text tower."""
+"""Text encoder (paper Sec. 3.1, "stronger text conditioning": ``t = normalize(CLIP_text(c))``): an open_clip text tower."""
 from __future__ import annotations
 
 import os

@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn.utils.parametrize import register_parametrization
 
 #: old-style ``torch.nn.utils.spectral_norm`` state-dict leaf -> the parametrization's leaf
-LEGACY_SPECTRAL_KEYS = {
+ORIGINAL_SN_KEYS = {
     "weight_orig": "parametrizations.weight.original",
     "weight_u": "parametrizations.weight.0._u",
     "weight_v": "parametrizations.weight.0._v",
@@ -85,6 +85,6 @@ def spectral_conv1d(
 def rename_legacy_spectral_key(key: str) -> str:
     """``a.b.weight_orig`` -> ``a.b.parametrizations.weight.original`` (and ``_u`` / ``_v``); other keys unchanged."""
     head, _, leaf = key.rpartition(".")
-    if leaf in LEGACY_SPECTRAL_KEYS:
-        return f"{head}.{LEGACY_SPECTRAL_KEYS[leaf]}" if head else LEGACY_SPECTRAL_KEYS[leaf]
+    if leaf in ORIGINAL_SN_KEYS:
+        return f"{head}.{ORIGINAL_SN_KEYS[leaf]}" if head else ORIGINAL_SN_KEYS[leaf]
     return key

@@ -208,7 +208,7 @@ def parse_generator_config(data: Any, *, source: str) -> GeneratorConfig:
     try:
         return GeneratorConfig.from_dict(dict(data))
     except (TypeError, ValueError) as err:
-        raise CheckpointLoadError(f"{source}: invalid generator config ({err})") from err
+        raise CheckpointLoadError(f"{source}: invalid generator_config in its metadata ({err})") from err
 
 
 def build_generator(

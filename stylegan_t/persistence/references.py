@@ -63,11 +63,11 @@ def tensors_sha256(module: nn.Module) -> str:
 
 def open_clip_weights_file(model: str, pretrained: str | None) -> Path | None:
     """The local file an open_clip spec loads (a ``local-dir:`` folder's weights, a path or a tag); None if random."""
-    from ..models.open_clip_loader import _LOCAL_DIR, _WEIGHT_FILES_IN_DIR, resolve_pretrained
+    from ..models.open_clip_loader import _WEIGHT_FILES_IN_DIR, LOCAL_DIR, resolve_pretrained
 
     resolved = resolve_pretrained(model, pretrained)  # raises MissingWeightsError naming the file
-    if model.startswith(_LOCAL_DIR):
-        folder = Path(model[len(_LOCAL_DIR):]).expanduser()
+    if model.startswith(LOCAL_DIR):
+        folder = Path(model[len(LOCAL_DIR):]).expanduser()
         return next(folder / f for f in _WEIGHT_FILES_IN_DIR if (folder / f).is_file())
     return Path(resolved) if resolved else None
 
@@ -77,7 +77,9 @@ def spec_weights_file(spec: Mapping[str, Any]) -> Path | None:
     if spec.get("network") == "feature_network":
         if spec.get("kind") == "open_clip":
             return open_clip_weights_file(spec["model"], spec.get("weights"))
-        return Path(spec["weights"]).expanduser() if spec.get("weights") else None
+        from ..models.discriminator.feature_networks import resolve_feature_weights
+
+        return resolve_feature_weights(spec.get("weights"))
     return open_clip_weights_file(spec["model"], spec.get("pretrained"))
 
 

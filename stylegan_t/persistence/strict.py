@@ -20,14 +20,14 @@ class CheckpointNotFoundError(CheckpointLoadError, FileNotFoundError):
 class StateMismatchError(CheckpointLoadError):
     """A state dict does not fit the model; ``missing``, ``unexpected`` and ``mismatched`` list the keys."""
 
-    def __init__(self, source: str, *, missing: list[str], unexpected: list[str], mismatched: list[str]) -> None:
+    def __init__(self, source: str, *, missing: list[str], unexpected: list[str], mismatched: list[str] = ()) -> None:
         lines = [f"{source} does not fit the model:"]
         for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched)):
             if keys:
                 shown = ", ".join(keys[:20]) + (f", ... ({len(keys) - 20} more)" if len(keys) > 20 else "")
                 lines.append(f" {label} ({len(keys)}): {shown}")
         super().__init__("\n".join(lines))
-        self.missing, self.unexpected, self.mismatched = missing, unexpected, mismatched
+        self.missing, self.unexpected, self.mismatched = missing, unexpected, list(mismatched)
 
 
 def _under(key: str, prefixes: Iterable[str]) -> bool:

@@ -1,7 +1,6 @@
 """Start a run from another run's checkpoint (progressive growing with ``freeze64``, the text-encoder phase)."""
 from __future__ import annotations
 
-import copy
 import logging
 from pathlib import Path
 
@@ -31,7 +30,7 @@ def load_init_weights(module: torch.nn.Module, path: str | Path) -> dict[str, li
     except CheckpointLoadError as err:
         raise CheckpointError(f"model.init_from: '{path}' is not a stylegan_t training checkpoint: {err}") from err
     if any(k.startswith(_TOWER) for k in state) and _TOWER[:-1] not in frozen:
-        _keep_tower_by_value(module)
+        module.keep_tower_by_value()
     _verify_references(module, frozen, source=f"model.init_from '{path}'")
     own = module.state_dict()
     loaded = [k for k in state if k in own]
@@ -51,12 +50,3 @@ def _verify_references(module: torch.nn.Module, frozen: dict, *, source: str) ->
         spec = {"network": "text_encoder", **te.spec()}
         current[_TOWER[:-1]] = make_reference(spec, spec_weights_file(spec), te, FileDigests())
     verify_frozen({k: v for k, v in frozen.items() if k in current or k == _TOWER[:-1]}, current, source=source)
-
-
-def _keep_tower_by_value(module: torch.nn.Module) -> None:
-    """The text tower is no longer its reference: store it by value, and give the EMA its own copy to average."""
-    te = module.generator.text_encoder
-    te.by_reference = False
-    ema_mapping = module.generator_ema.module.mapping
-    if ema_mapping.text_encoder is te:
-        ema_mapping.text_encoder = copy.deepcopy(te)

@@ -6,6 +6,7 @@ Lightning's ``global_step`` (which counts both optimizers' steps).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -72,10 +73,21 @@ class StyleGANT(L.LightningModule):
 
         guidance = CLIPGuidance(loss.clip_model, loss.clip_pretrained)
         te = self.generator.text_encoder
-        same = te is not None and (te.model_name, te.pretrained) == (loss.clip_model, loss.clip_pretrained)
-        if same and self.recipe.model.train_mode != "text_encoder" and open_clip_weights_file(te.model_name, te.pretrained):
+        if te is None or te.model_name != loss.clip_model or self.recipe.model.train_mode == "text_encoder":
+            return guidance
+        weights = open_clip_weights_file(te.model_name, te.pretrained)
+        if weights is not None and weights == open_clip_weights_file(loss.clip_model, loss.clip_pretrained):
             te.model = guidance.model  # the same frozen CLIP file: one copy in memory (its text tower is the encoder's)
         return guidance
+
+    def keep_tower_by_value(self) -> None:
+        """The text tower is no longer its reference (trained, or another file's weights): store it by value and give
+        the EMA its own copy, as the original's EMA holds one."""
+        te = self.generator.text_encoder
+        te.by_reference = False
+        ema_mapping = self.generator_ema.module.mapping
+        if ema_mapping.text_encoder is te:
+            ema_mapping.text_encoder = copy.deepcopy(te)
 
     def build_generator_ema(self) -> GeneratorEMA:
         """The EMA copy of G; a frozen text tower is shared with G, not copied or averaged."""
@@ -334,9 +346,8 @@ class StyleGANT(L.LightningModule):
         return state
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
-        te = self.generator.text_encoder
-        if te is not None and any(k.startswith("generator.mapping.text_encoder.") for k in state_dict):
-            te.by_reference = False  # the checkpoint stores this tower's own weights: keep storing them
+        if self.generator.text_encoder is not None and any(k.startswith("generator.mapping.text_encoder.") for k in state_dict):
+            self.keep_tower_by_value()  # the checkpoint stores the towers' own weights (G's and the EMA's)
         own = torch.nn.Module.state_dict(self, keep_vars=True)
         state_dict = fill_frozen(dict(state_dict), own, list(self.frozen_networks()))
         return super().load_state_dict(state_dict, strict=strict, assign=assign)

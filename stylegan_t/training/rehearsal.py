@@ -57,6 +57,8 @@ class RehearsalReport:
     images: list[Path]
     checkpoint_bytes: int
     parameters: dict[str, int] = field(default_factory=dict)
+    #: frozen networks the checkpoint stores by reference: state-dict prefix -> the weights file it names
+    frozen: dict[str, str | None] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -144,9 +146,17 @@ def _cli(argv: list[str]) -> None:
 
 
 def _images_seen(path: Path) -> int:
-    import torch
+    from ..persistence import read_training_checkpoint
 
-    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["stylegan_t"]["images_seen"])
+    return int(read_training_checkpoint(path, mmap=True)["stylegan_t"]["images_seen"])
+
+
+def _frozen_files(path: Path) -> dict[str, str | None]:
+    """State-dict prefix -> weights file of every frozen network the checkpoint stores by reference."""
+    from ..persistence import read_training_checkpoint
+
+    frozen = read_training_checkpoint(path, mmap=True)["stylegan_t"].get("frozen", {})
+    return {prefix: ref.get("file") for prefix, ref in frozen.items()}
 
 
 #: parts of a training checkpoint counted separately (first matching prefix wins)
@@ -156,9 +166,9 @@ PARTS = ("generator.mapping.text_encoder", "generator_ema.module.mapping.text_en
 
 def _parameter_counts(path: Path) -> dict[str, int]:
     """Parameters per part of a training checkpoint (buffers included); parts not in PARTS by first name."""
-    import torch
+    from ..persistence import read_training_checkpoint
 
-    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["state_dict"]
+    state = read_training_checkpoint(path, mmap=True)["state_dict"]
     counts: dict[str, int] = {}
     for key, value in state.items():
         name = next((p for p in PARTS if key.startswith(p + ".")), key.split(".")[0])
@@ -240,9 +250,12 @@ def _rehearse(name: str, weights: Path, work: Path, *, small: bool, accelerator:
     images = sorted(outdir.glob("*.png"))
     if not images:
         raise RehearsalError(f"[{name}] generate wrote no PNG to {outdir}")
-    report = RehearsalReport(name, last, export, images, last.stat().st_size, _parameter_counts(last), seconds)
+    report = RehearsalReport(name, last, export, images, last.stat().st_size, _parameter_counts(last), _frozen_files(last),
+                             seconds)
     counts = ", ".join(f"{k} {v / 1e6:.1f}M" for k, v in sorted(report.parameters.items()))
     log(f"[{name}] checkpoint {last} is {report.checkpoint_bytes / 2**20:.1f} MiB; parameters: {counts}")
+    refs = ", ".join(f"{k} -> {Path(v).name if v else 'random'}" for k, v in sorted(report.frozen.items()))
+    log(f"[{name}] frozen networks stored by reference: {refs}")
     log(f"[{name}] export {export.stat().st_size / 2**20:.1f} MiB, generated {images[0]}; seconds: "
         + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
     return report

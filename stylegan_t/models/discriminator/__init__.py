@@ -1,4 +1,4 @@
-"""The projected discriminator (SPEC "Discriminator (projected)"): frozen feature network, trainable heads."""
+"""The projected discriminator (paper Sec. 3.2): frozen DINO feature network, trainable heads."""
 from .config import (
     DEFAULT_DIFFAUG,
     FEATURE_NETWORK_PRESETS,

@@ -1,4 +1,4 @@
-"""Discriminator heads (SPEC "Discriminator (projected)": one head per tap, conditioning by projection)."""
+"""Discriminator heads (paper Sec. 3.2: one head per tap, conditioning by projection)."""
 from __future__ import annotations
 
 import math

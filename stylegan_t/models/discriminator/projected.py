@@ -1,4 +1,4 @@
-"""The projected discriminator (SPEC "Discriminator (projected)"), built to be subclassed.
+"""The projected discriminator (paper Sec. 3.2), built to be subclassed.
 
 ``forward(x, c) = combine_logits(run_heads(extract_features(augment(x)), c))``; each step, and the
 construction of the feature network, heads and augmentation, is an ordinary method to override
@@ -68,7 +68,7 @@ class ProjectedDiscriminator(nn.Module):
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """Training mode only: ``augment_pipe``, then with probability ``p_crop`` one random crop to the
-        feature network's input size when the images are larger (SPEC: 224 crops)."""
+        feature network's input size when the images are larger (paper Sec. 3.2: random 224x224 crops)."""
         if not self.training:
             return x
         x = self.augment_pipe(x)
