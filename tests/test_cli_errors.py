@@ -173,8 +173,6 @@ def test_generate_bad_files(files, capsys, tmp_path):
     assert not list((tmp_path / "out").iterdir())
 
 
-@pytest.mark.xfail(reason="export.py (being rewritten) neither guards json.loads of the metadata nor type-checks "
-                          "generator_config: JSONDecodeError / TypeError tracebacks", strict=False)
 @pytest.mark.parametrize("name", ["meta_bad_json", "meta_bad_type"])
 def test_generate_export_with_malformed_metadata(name, files, capsys, tmp_path):
     fails(["generate", str(files[name]), "--prompt", "a", "--outdir", str(tmp_path / "o"), "--device", "cpu"],
