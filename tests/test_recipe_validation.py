@@ -212,3 +212,15 @@ def test_fit_stops_before_building_any_model_when_dino_is_missing(weights, tmp_p
     assert status not in (0, None) and str(weights.folder / "dino_vits16.pth") in message, message
     assert "model.discriminator.feature_network.weights" in message
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("override,names", BAD_OVERRIDES, ids=[o for o, _ in BAD_OVERRIDES])
+def test_fit_command_exits_2_with_one_line_for_each_bad_setting(override, names, capsys, tmp_path):
+    from stylegan_t.cli.main import main
+
+    start = time.perf_counter()
+    status = main(["fit", "lite-64", override, f"run.dir={tmp_path / 'run'}"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert status == 2 and time.perf_counter() - start < 10
+    assert len(lines) == 1 and "Traceback" not in err and names in lines[0], err
