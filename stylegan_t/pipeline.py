@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from .images import image_grid, to_pil, to_uint8
+from .latents import seed_latent
 from .models.generator import Generator
 from .models.synthesis import NOISE_MODES
 from .persistence import read_generator_and_info, write_pretrained
@@ -25,13 +27,6 @@ from .persistence import read_generator_and_info, write_pretrained
 Prompts = str | Sequence[str] | torch.Tensor
 OUTPUT_TYPES = ("pil", "tensor")
 _NOISE_SEED_MIX = 0x9E3779B97F4A7C15  # noise seed = mix(seed): a stream unrelated to the seed's z
-
-
-def seed_latent(seed: int, z_dim: int) -> torch.Tensor:
-    """``z`` [z_dim] for one seed, drawn on CPU from its own ``torch.Generator`` (device independent)."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
-        raise ValueError(f"seeds must be integers in [0, 2**63), got {seed!r}")
-    return torch.randn(z_dim, generator=torch.Generator().manual_seed(seed))
 
 
 def noise_seed(seed: int) -> int:
@@ -50,33 +45,6 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     out[t.flatten() == 0] = a
     out[t.flatten() == 1] = b
     return out
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] float images -> uint8 (the StyleGAN convention ``x * 127.5 + 128``, clamped)."""
-    return (images.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-
-
-def to_pil(images: torch.Tensor) -> list:
-    """[N, C, H, W] images in [-1, 1] -> list of PIL images (RGB, or L for one channel)."""
-    from PIL import Image
-
-    arrays = to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()
-    return [Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a) for a in arrays]
-
-
-def image_grid(images: Sequence, *, cols: int) -> Any:
-    """Tile PIL images of one size row by row into a single PIL image with ``cols`` columns."""
-    from PIL import Image
-
-    if not images:
-        raise ValueError("image_grid needs at least one image")
-    w, h = images[0].size
-    rows = (len(images) + cols - 1) // cols
-    grid = Image.new(images[0].mode, (cols * w, rows * h))
-    for i, img in enumerate(images):
-        grid.paste(img, ((i % cols) * w, (i // cols) * h))
-    return grid
 
 
 def default_device() -> torch.device:
