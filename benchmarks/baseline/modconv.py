@@ -1,4 +1,4 @@
-"""Baseline copy (commit 54bde8f) for same-run A/B in benchmarks/efficiency.py. Modulated convolution, fused (grouped conv) or scale/conv/scale.
+"""Baseline copy (commit 54bde8f) of the modulated conv, for same-run A/B in benchmarks/efficiency.py.
 
 Both paths compute ``conv(x, W * s_i) * d_o`` with ``d_o = 1/sqrt(sum_{i,k} (W_oik s_i)^2 + 1e-8)``.
 The fused path bakes styles into per-sample weights and runs one grouped conv (fast at inference);
