@@ -23,9 +23,9 @@ from stylegan_t.training.module import StyleGANT  # noqa: E402
 from stylegan_t.training.recipe import load_recipe  # noqa: E402
 
 SLOW = pytest.mark.skipif(not os.environ.get("STYLEGAN_T_SLOW_TESTS"), reason="slow (minutes): set STYLEGAN_T_SLOW_TESTS=1")
-#: bf16-mixed vs float32 after 2 iterations of the tiny model (measured max 0.05 loss, 2e-3 relative weights)
+#: bf16-mixed vs float32 after 2 iterations of the tiny model: losses, and weights (max abs; Adam lr 0.002)
 BF16_LOSS_ATOL = 0.15
-BF16_WEIGHT_RTOL = 2e-2
+BF16_WEIGHT_ATOL = 2 * 2 * 0.002
 
 
 def tiny_recipe(run_dir: Path, shards: str, *extra: str):
@@ -134,13 +134,15 @@ def test_bf16_mixed_training_tracks_float32(tmp_path, shards, single_thread):
     a, b = fp32.state_dict(), bf16.state_dict()
     assert a.keys() == b.keys()
     moved = 0
-    for k in a:
-        if not k.startswith("generator") or not a[k].is_floating_point():
-            continue
+    worst = 0.0
+    for k in (f"generator.{name}" for name, _ in fp32.generator.named_parameters()):
         assert b[k].dtype == torch.float32, k  # trained weights stay float32 under bf16-mixed
-        diff = float((a[k] - b[k]).norm() / (a[k].norm() + 1e-12))
-        assert diff < BF16_WEIGHT_RTOL, (k, diff)
+        diff = float((a[k] - b[k]).abs().max())
+        worst = max(worst, diff)
         moved += int(diff > 0)
+    # Adam moves a weight by about lr (0.002) per step whatever the gradient's size: bf16 may change the
+    # direction of some steps, not blow them up. Bound: two steps' worth over two iterations.
+    assert worst < BF16_WEIGHT_ATOL, worst
     assert moved > 0  # bf16 really ran: some weights differ
     # the frozen feature network is held in bf16, the trainable heads in float32
     assert {p.dtype for p in bf16.discriminator.feature_network.parameters()} == {torch.bfloat16}
