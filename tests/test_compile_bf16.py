@@ -23,9 +23,12 @@ from stylegan_t.training.module import StyleGANT  # noqa: E402
 from stylegan_t.training.recipe import load_recipe  # noqa: E402
 
 SLOW = pytest.mark.skipif(not os.environ.get("STYLEGAN_T_SLOW_TESTS"), reason="slow (minutes): set STYLEGAN_T_SLOW_TESTS=1")
-#: bf16-mixed vs float32 after 2 iterations of the tiny model: losses, and weights (max abs; Adam lr 0.002)
+#: bf16-mixed vs float32 after 2 iterations of the tiny model: losses (measured < 0.05 apart), and weights:
+#: Adam (beta1 0, beta2 0.99) moves a weight by at most lr (step 1) + sqrt(2) lr (step 2) whatever the gradient,
+#: so two runs can differ by at most 2 (1 + sqrt 2) lr where bf16 flips an update's sign (measured 0.0096)
 BF16_LOSS_ATOL = 0.15
-BF16_WEIGHT_ATOL = 2 * 2 * 0.002
+BF16_WEIGHT_ATOL = 2 * (1 + 2**0.5) * 0.002 + 1e-4
+BF16_WEIGHT_MEAN_ATOL = 1e-3
 
 
 def tiny_recipe(run_dir: Path, shards: str, *extra: str):
@@ -140,9 +143,10 @@ def test_bf16_mixed_training_tracks_float32(tmp_path, shards, single_thread):
         diff = float((a[k] - b[k]).abs().max())
         worst = max(worst, diff)
         moved += int(diff > 0)
-    # Adam moves a weight by about lr (0.002) per step whatever the gradient's size: bf16 may change the
-    # direction of some steps, not blow them up. Bound: two steps' worth over two iterations.
     assert worst < BF16_WEIGHT_ATOL, worst
+    mean = float(torch.cat([(a[k] - b[k]).abs().flatten() for k in a if k.startswith("generator.") and b[k].is_floating_point()
+                            and "x_avg" not in k]).mean())
+    assert mean < BF16_WEIGHT_MEAN_ATOL, mean  # on average far below one step: most updates agree
     assert moved > 0  # bf16 really ran: some weights differ
     # the frozen feature network is held in bf16, the trainable heads in float32
     assert {p.dtype for p in bf16.discriminator.feature_network.parameters()} == {torch.bfloat16}
@@ -198,11 +202,11 @@ def _launch(out: Path, shards: str, strategy: str, backend: str) -> None:
     class Recorder(L.Callback):
         def on_train_end(self, trainer, module):
             weights = {}
-            for name, tensor in module.state_dict().items():
+            # parameters only: the truncation average ``mapping.x_avg`` is a per-rank buffer (rank 0's is saved)
+            for name, tensor in module.named_parameters():
                 if hasattr(tensor, "full_tensor"):
                     tensor = tensor.full_tensor()
-                if tensor.is_floating_point():
-                    weights[name] = float(tensor.detach().double().sum())
+                weights[name] = float(tensor.detach().double().sum())
             info = {"compiled": len(_compiled_modules(module)), "images_seen": module.images_seen, "weights": weights}
             (out / f"rank{trainer.global_rank}.json").write_text(json.dumps(info))
 
