@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=sorted(DTYPES))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ab-repeats", type=int, default=5, help="alternations of baseline and today's ops (0: skip)")
+    parser.add_argument("--ab-only", action="store_true", help="only the A/B table")
     parser.add_argument("--matmul-size", type=int, default=1024)
     parser.add_argument("--data-images", type=int, default=32)
     parser.add_argument("--jpeg-size", type=int, default=512, help="side of the test JPEGs (decoded with draft mode)")
@@ -249,6 +250,18 @@ def main(argv: list[str] | None = None) -> None:
     print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} preset={args.preset} "
           f"res={args.resolution} batch={args.batch} feature_network={args.feature_network}")
     work = Workload(args, device)
+    if not args.ab_only:
+        report(work, args, device)
+    if args.ab_repeats > 0:
+        print(f"\nA/B, {args.ab_repeats} alternations (s per call, medians; baseline = commit 54bde8f ops in float32)")
+        header = f"{'what':<12} {'prec':>5} {'baseline':>10} {'today':>10} {'speed':>8}"
+        print(header + "\n" + "-" * len(header))
+        for row in ab_rows(work, args, device):
+            print(row)
+
+
+def report(work: Workload, args: argparse.Namespace, device: torch.device) -> None:
+    """The efficiency table and the data rates."""
     header = f"{'pass':<18} {'prec':>5} {'GFLOP':>10} {'img/s':>9} {'GFLOP/s':>10} {'% peak':>7} {'peak MiB':>9}"
     print(header + "\n" + "-" * len(header))
     for row in efficiency_table(work, args, device):
@@ -256,12 +269,6 @@ def main(argv: list[str] | None = None) -> None:
     raw, pipe = data_rates(args)
     print(f"\ndata: raw PIL JPEG decode {raw:.1f} img/s ({args.jpeg_size} px); pipeline decode_image {pipe:.1f} img/s "
           f"({args.resolution} px, draft mode) = {pipe / raw:.2f}x raw")
-    if args.ab_repeats > 0:
-        print(f"\nA/B, {args.ab_repeats} alternations (s per call, medians; baseline = commit 54bde8f ops in float32)")
-        header = f"{'what':<12} {'prec':>5} {'baseline':>10} {'today':>10} {'speed':>8}"
-        print(header + "\n" + "-" * len(header))
-        for row in ab_rows(work, args, device):
-            print(row)
 
 
 if __name__ == "__main__":
