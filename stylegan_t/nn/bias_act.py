@@ -31,15 +31,34 @@ def bias_act(
     gain: float | None = None,
     clamp: float | None = None,
 ) -> torch.Tensor:
-    """``clamp(act(x + b) * gain)``, bias broadcast along ``dim``; ``gain`` defaults to the activation's."""
+    """``clamp(act(x + b) * gain)``, bias broadcast along ``dim``; ``gain`` defaults to the activation's.
+
+    Without autograd, the steps after the first run in place on its (fresh) output: one allocation, not four.
+    """
+    inplace = not torch.is_grad_enabled()
     if b is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
         x = x + b.to(x.dtype).reshape(shape)
-    x = activate(x, act, alpha)
+        x = activate_(x, act, alpha) if inplace else activate(x, act, alpha)
+    else:
+        x = activate(x, act, alpha)
+        inplace = inplace and act != "linear"  # "linear" returned the caller's tensor itself
     gain = ACTIVATION_GAINS[act] if gain is None else gain
     if gain != 1:
-        x = x * gain
+        x = x.mul_(gain) if inplace else x * gain
+        inplace = not torch.is_grad_enabled()
     if clamp is not None and clamp >= 0:
-        x = x.clamp(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
     return x
+
+
+def activate_(x: torch.Tensor, act: str, alpha: float = 0.2) -> torch.Tensor:
+    """In-place :func:`activate` (for tensors autograd does not track)."""
+    if act == "linear":
+        return x
+    if act == "relu":
+        return F.relu_(x)
+    if act == "lrelu":
+        return F.leaky_relu_(x, alpha)
+    raise ValueError(f"unknown activation {act!r}; expected one of {sorted(ACTIVATION_GAINS)}")

@@ -98,7 +98,8 @@ class StyleGANT(L.LightningModule):
     # --- scaling ------------------------------------------------------------------------------------
 
     def configure_model(self) -> None:
-        """Activation checkpointing (optional) and, under ModelParallelStrategy, FSDP2 sharding.
+        """Activation checkpointing (optional), FSDP2 sharding under ModelParallelStrategy, bf16 frozen networks
+        under ``bf16-mixed`` and ``run.compile``.
 
         Shards the synthesis blocks, the mapping MLP and the discriminator heads of G, its EMA copy and D
         over the data-parallel mesh; frozen networks (text encoder, feature network, CLIP) stay unsharded.
@@ -113,18 +114,49 @@ class StyleGANT(L.LightningModule):
 
             for block in self.generator.synthesis.blocks():
                 checkpoint(block)
-        if self.device_mesh is None:
-            return
-        from torch.distributed.fsdp import fully_shard
+        if self.device_mesh is not None:
+            from torch.distributed.fsdp import fully_shard
 
-        mesh = self.device_mesh["data_parallel"]
-        for generator in (self.generator, self.generator_ema.module):
-            for block in generator.synthesis.blocks():
-                fully_shard(block, mesh=mesh, reshard_after_forward=True)
-            fully_shard(generator.synthesis, mesh=mesh, reshard_after_forward=True)
-            fully_shard(generator.mapping.mlp, mesh=mesh, reshard_after_forward=True)
-        for head in self.discriminator_trainable_modules():
-            fully_shard(head, mesh=mesh, reshard_after_forward=True)
+            mesh = self.device_mesh["data_parallel"]
+            for generator in (self.generator, self.generator_ema.module):
+                for block in generator.synthesis.blocks():
+                    fully_shard(block, mesh=mesh, reshard_after_forward=True)
+                fully_shard(generator.synthesis, mesh=mesh, reshard_after_forward=True)
+                fully_shard(generator.mapping.mlp, mesh=mesh, reshard_after_forward=True)
+            for head in self.discriminator_trainable_modules():
+                fully_shard(head, mesh=mesh, reshard_after_forward=True)
+        if self._trainer is not None and str(self.trainer.precision) == "bf16-mixed":
+            self.cast_frozen_networks(torch.bfloat16)
+        if self.recipe.run.compile:
+            self.compile_networks()
+
+    def frozen_networks(self) -> list[torch.nn.Module]:
+        """Frozen networks safe to hold in bf16 under bf16-mixed: D's feature network and the guidance CLIP.
+
+        The text encoder stays float32: its weights are part of the generator's checkpoint and export, which
+        casting would round; under autocast its matmuls run in bf16 anyway.
+        """
+        nets = [self.discriminator.feature_network]
+        if self.clip_guidance is not None:
+            nets.append(self.clip_guidance)
+        return [net for net in nets if not any(p.requires_grad for p in net.parameters())]
+
+    def cast_frozen_networks(self, dtype: torch.dtype) -> None:
+        """Hold the frozen networks' floating-point weights in ``dtype`` (half the memory and no per-step casts)."""
+        for net in self.frozen_networks():
+            net.to(dtype)
+
+    def compile_networks(self, **options: Any) -> None:
+        """``run.compile``: compile G's synthesis and mapping MLP, D's feature network and heads, in place.
+
+        ``nn.Module.compile`` keeps the modules (and state-dict keys, no ``_orig_mod.``) and compiles their
+        call, so DDP, FSDP2 hooks on outer modules, toggling and checkpoints work as before. D's random
+        augmentation and the EMA copy stay eager. ``options`` go to ``torch.compile`` (e.g. ``backend``).
+        """
+        modules = [self.generator.synthesis, self.generator.mapping.mlp, self.discriminator.feature_network]
+        modules += self.discriminator_trainable_modules()
+        for module in modules:
+            module.compile(**options)
 
     def discriminator_trainable_modules(self) -> list[torch.nn.Module]:
         """The discriminator's trainable sub-modules, each sharded as one unit under FSDP2."""

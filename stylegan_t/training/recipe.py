@@ -114,6 +114,8 @@ class RunSection:
     checkpoint_every_epochs: int = 1
     #: sharded strategy only: checkpoint activations of the synthesis blocks
     activation_checkpointing: bool = False
+    #: torch.compile the G and D forward passes in place (state-dict keys unchanged); slow first iterations
+    compile: bool = False
 
     def __post_init__(self) -> None:
         self.validate()

@@ -1,0 +1,45 @@
+"""Baseline copy (commit 54bde8f) for same-run A/B in benchmarks/efficiency.py. Bias + activation with gain and clamp."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+#: Default gain per activation: keeps the output's second moment equal to the input's.
+ACTIVATION_GAINS = {"linear": 1.0, "relu": math.sqrt(2.0), "lrelu": math.sqrt(2.0)}
+
+
+def activate(x: torch.Tensor, act: str, alpha: float = 0.2) -> torch.Tensor:
+    """Apply a named activation: ``linear``, ``relu`` or ``lrelu`` (slope ``alpha``)."""
+    if act == "linear":
+        return x
+    if act == "relu":
+        return F.relu(x)
+    if act == "lrelu":
+        return F.leaky_relu(x, alpha)
+    raise ValueError(f"unknown activation {act!r}; expected one of {sorted(ACTIVATION_GAINS)}")
+
+
+def bias_act(
+    x: torch.Tensor,
+    b: torch.Tensor | None = None,
+    *,
+    dim: int = 1,
+    act: str = "linear",
+    alpha: float = 0.2,
+    gain: float | None = None,
+    clamp: float | None = None,
+) -> torch.Tensor:
+    """``clamp(act(x + b) * gain)``, bias broadcast along ``dim``; ``gain`` defaults to the activation's."""
+    if b is not None:
+        shape = [1] * x.ndim
+        shape[dim] = -1
+        x = x + b.to(x.dtype).reshape(shape)
+    x = activate(x, act, alpha)
+    gain = ACTIVATION_GAINS[act] if gain is None else gain
+    if gain != 1:
+        x = x * gain
+    if clamp is not None and clamp >= 0:
+        x = x.clamp(-clamp, clamp)
+    return x
