@@ -130,20 +130,13 @@ class StyleGANT(L.LightningModule):
         if self.recipe.run.compile:
             self.compile_networks()
 
-    def frozen_networks(self) -> list[torch.nn.Module]:
-        """Frozen networks safe to hold in bf16 under bf16-mixed: D's feature network and the guidance CLIP.
-
-        The text encoder stays float32: its weights are part of the generator's checkpoint and export, which
-        casting would round; under autocast its matmuls run in bf16 anyway.
-        """
-        nets = [self.discriminator.feature_network]
-        if self.clip_guidance is not None:
-            nets.append(self.clip_guidance)
-        return [net for net in nets if not any(p.requires_grad for p in net.parameters())]
-
     def cast_frozen_networks(self, dtype: torch.dtype) -> None:
-        """Hold the frozen networks' floating-point weights in ``dtype`` (half the memory and no per-step casts)."""
-        for net in self.frozen_networks():
+        """Hold the frozen networks' floating-point weights in ``dtype`` (half the memory and no per-step casts).
+
+        Only networks stored by reference (:meth:`frozen_networks`): files never hold their rounded weights. A text
+        tower that trains, or is stored by value, stays float32 (under autocast its matmuls run in bf16 anyway).
+        """
+        for net, _ in self.frozen_networks().values():
             net.to(dtype)
 
     def compile_networks(self, **options: Any) -> None:
