@@ -58,7 +58,10 @@ def test_alignment_is_perfect_for_an_obedient_generator_and_chance_for_one_that_
     good = prompt_alignment(draw, prompts, seeds, detect=detect_glyphs, attributes=ATTRIBUTES, detector="glyphs")
     assert good["accuracy"] == {"color": 1.0, "shape": 1.0, "count": 1.0}
     assert good["chance"] == {"color": 0.2, "shape": pytest.approx(1 / 3), "count": 0.5}
-    bad = prompt_alignment(lambda p, s: draw(p, s, obey=False), prompts, seeds, detect=detect_glyphs, attributes=ATTRIBUTES, detector="glyphs")
+    def ignore(texts, seeds_):
+        return draw(texts, seeds_, obey=False)
+
+    bad = prompt_alignment(ignore, prompts, seeds, detect=detect_glyphs, attributes=ATTRIBUTES, detector="glyphs")
     for attribute, accuracy in bad["accuracy"].items():
         assert abs(accuracy - bad["chance"][attribute]) < 0.2, (attribute, accuracy)
 
