@@ -14,6 +14,7 @@ from PIL import Image
 from stylegan_t.cli.main import main
 from stylegan_t.clip_pretraining import PretrainClipConfig, PretrainClipError, pretrain_clip, retrieval_scores
 from stylegan_t.clip_pretraining.data import TrainingShards, is_held_out
+from stylegan_t.clip_pretraining.word_check import fit_word_probe, named_values, template_prompts
 from stylegan_t.data import DataConfig
 
 #: invented words for four tints: nothing in the code or the tokenizer's training knows them
@@ -72,6 +73,12 @@ def test_cli_trains_loads_offline_scores_and_reuses(shards, tmp_path, capsys, si
         assert model.encode_text(tokenizer(["vorpa plim"])).shape == (1, 64)
         assert model.encode_image(torch.zeros(2, 3, 32, 32)).shape == (2, 64)
 
+    # The word check's reader: CLIP-feature centroids of held-out images per caption word
+    probe = fit_word_probe(out, str(shards), {"tint": tuple(TINTS)})
+    assert probe.real_accuracy["tint"] > 0.9 and probe.real_samples["tint"] == scores["samples"]
+    image = torch.from_numpy(np.array(TINTS["kelix"], dtype=np.float32)).div(127.5).sub(1).reshape(3, 1, 1).expand(3, 24, 24)
+    assert probe.detect(image) == {"tint": "kelix"}
+
     stamp = (out / "open_clip_model.safetensors").stat().st_mtime_ns
     code, printed, _ = run_cli(args, capsys)
     assert code == 0 and "reused" in printed and "Held-out retrieval" in printed
@@ -129,3 +136,13 @@ def test_retrieval_scores_rank_distinct_captions_and_count_identical_ones_as_cor
     assert scores["chance_text_to_image_top5"] == 1.0  # 4 candidates: top-5 always hits
     wrong = retrieval_scores(image, torch.eye(4)[[2, 3, 0, 1]], captions)
     assert wrong["image_to_text_top1"] == 0.0 and wrong["text_to_image_top1"] == 0.0
+
+
+def test_word_check_prompts_and_caption_words():
+    assert named_values("Two RED circles, not blue-ish", ("red", "blue", "green")) == ["red", "blue"]
+    assert named_values("a dark red car", ("dark red", "red")) == ["dark red", "red"]
+    assert named_values("reddish", ("red",)) == []
+    prompts = template_prompts("a {color} {shape}", {"color": ("red", "blue"), "shape": ("circle", "square", "star")}, 12)
+    assert len({p.text for p in prompts[:6]}) == 6 and prompts[0].text == "a {color} {shape}".format(**prompts[0].attributes)
+    with pytest.raises(PretrainClipError, match="names none"):
+        template_prompts("a thing", {"color": ("red", "blue")}, 4)
