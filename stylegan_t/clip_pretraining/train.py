@@ -91,33 +91,11 @@ def _save(model: torch.nn.Module, out: Path, architecture: dict, resolution: int
     tmp.replace(out / WEIGHTS)
 
 
-def pretrain_clip(
-    shards: str | list[str], out: str | Path, cfg: PretrainClipConfig | None = None, *, progress: bool = True, force: bool = False
-) -> PretrainClipResult:
-    """Train (or reuse) a CLIP on ``shards`` into the folder ``out``; returns its ``local-dir:`` spec and scores.
-
-    Raises :class:`PretrainClipError` for missing or unusable shards and unknown architectures.
-    """
+def _train(model: torch.nn.Module, tokenizer, urls: list[str], cfg: PretrainClipConfig, resolution: int, *, progress: bool) -> float:
+    """``cfg.steps`` steps of open_clip's ClipLoss on the training split; returns the last loss."""
     import open_clip
     from tqdm.auto import tqdm
 
-    cfg = cfg or PretrainClipConfig()
-    out = Path(out).expanduser()
-    urls = find_shards(shards)
-    record = {"format_version": FORMAT_VERSION, "settings": cfg.as_dict(), "shards": {"count": len(urls), "sha256": fingerprint(urls)}}
-    spec = f"local-dir:{out}"
-    saved = None if force else _reusable(out, record)
-    if saved is not None:
-        return PretrainClipResult(spec, saved.get("retrieval", {}), reused=True, final_loss=saved.get("final_loss"))
-
-    architecture = _architecture(cfg.model)
-    resolution = int(architecture["vision_cfg"]["image_size"])
-    held_out = scan_held_out(urls, cfg, resolution)
-    start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
-        torch.manual_seed(cfg.seed)
-        model = open_clip.create_model(cfg.model).float()
-    tokenizer = open_clip.get_tokenizer(cfg.model)
     loss_fn = open_clip.loss.ClipLoss()
     opt, sched = _optimizer(model, cfg)
     mean, std = torch.tensor(OPENAI_MEAN).reshape(1, 3, 1, 1), torch.tensor(OPENAI_STD).reshape(1, 3, 1, 1)
@@ -137,6 +115,37 @@ def pretrain_clip(
             loss_value = float(loss.detach())
             bar.set_postfix(loss=f"{loss_value:.3f}")
             bar.update(1)
+    return loss_value
+
+
+def pretrain_clip(
+    shards: str | list[str], out: str | Path, cfg: PretrainClipConfig | None = None, *, progress: bool = True, force: bool = False
+) -> PretrainClipResult:
+    """Train (or reuse) a CLIP on ``shards`` into the folder ``out``; returns its ``local-dir:`` spec and scores.
+
+    Raises :class:`PretrainClipError` for missing or unusable shards and unknown architectures.
+    """
+    import open_clip
+
+    cfg = cfg or PretrainClipConfig()
+    out = Path(out).expanduser()
+    urls = find_shards(shards)
+    record = {"format_version": FORMAT_VERSION, "settings": cfg.as_dict(), "shards": {"count": len(urls), "sha256": fingerprint(urls)}}
+    spec = f"local-dir:{out}"
+    saved = None if force else _reusable(out, record)
+    if saved is not None:
+        return PretrainClipResult(spec, saved.get("retrieval", {}), reused=True, final_loss=saved.get("final_loss"))
+
+    architecture = _architecture(cfg.model)
+    size = architecture["vision_cfg"]["image_size"]
+    resolution = int(size[0] if isinstance(size, (list, tuple)) else size)
+    held_out = scan_held_out(urls, cfg, resolution)
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
+        torch.manual_seed(cfg.seed)
+        model = open_clip.create_model(cfg.model).float()
+    tokenizer = open_clip.get_tokenizer(cfg.model)
+    loss_value = _train(model, tokenizer, urls, cfg, resolution, progress=progress)
     model.eval()
     scores: dict[str, float] = {}
     if len(held_out.captions) >= 2:
