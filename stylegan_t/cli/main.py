@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("stylegan_t.cli.eval", "compute FID / CLIP score over truncation values"),
     "make-shards": ("stylegan_t.cli.make_shards", "write WebDataset shards from images with captions"),
     "check-shards": ("stylegan_t.cli.check_shards", "report unreadable or caption-less samples per shard"),
+    "pretrain-clip": ("stylegan_t.cli.pretrain_clip", "pretrain a small CLIP on image-text shards (offline text encoder)"),
     "serve": ("stylegan_t.cli.serve", "a browser playground and JSON/HTTP API: prompt, seed, truncation, interpolation"),
 }
 

@@ -106,18 +106,41 @@ def alignment_report(
     exclude: Sequence[str] = (),
     with_position: bool = True,
 ) -> dict:
-    """Generate the held-out prompts, detect what was drawn, and score each attribute against chance.
+    """Generate the demo's held-out prompts, detect what was drawn, and score each attribute against chance.
+
+    ``exclude`` and ``with_position`` are passed to :func:`heldout_prompts`; see :func:`prompt_alignment`
+    for the report and the files written to ``out_dir``.
+    """
+    prompts = heldout_prompts(num_prompts, seed=seed, exclude=exclude, with_position=with_position)
+    report = prompt_alignment(
+        generate, prompts, heldout_seeds(num_prompts, seed=seed), detect=detect, attributes=ATTRIBUTES,
+        detector="stylegan_t.demo.detector", out_dir=out_dir, batch_size=batch_size,
+    )
+    return {"num_prompts": num_prompts, "seed": seed, **report}
+
+
+def prompt_alignment(
+    generate: Generate,
+    prompts: Sequence[Prompt],
+    seeds: Sequence[int],
+    *,
+    detect: Callable[[torch.Tensor], dict[str, str]],
+    attributes: dict[str, tuple[str, ...]],
+    detector: str,
+    out_dir: str | Path | None = None,
+    batch_size: int = 32,
+) -> dict:
+    """Generate each prompt with its seed, read every image with ``detect`` (attribute -> value or ``"none"``)
+    and score each attribute over the prompts that ask for it, next to chance (1 / number of values).
 
     Returns (and with ``out_dir`` writes as ``alignment.json`` plus the marked grid ``alignment.png``):
     ``accuracy`` / ``chance`` / ``prompts`` per attribute, ``all_correct`` (every requested attribute
-    right) with its chance level, ``none_detected`` (no shape found), ``confusion`` per attribute
-    (``wanted -> detected -> count``) and one record per prompt in ``samples``. ``exclude`` and
-    ``with_position`` are passed to :func:`heldout_prompts`.
+    right) with its chance level, ``none_detected`` (nothing found), ``confusion`` per attribute
+    (``wanted -> detected -> count``) and one record per prompt in ``samples``.
     """
-    prompts = heldout_prompts(num_prompts, seed=seed, exclude=exclude, with_position=with_position)
-    seeds = heldout_seeds(num_prompts, seed=seed)
+    num_prompts = len(prompts)
     images = _generate_all(generate, prompts, seeds, batch_size)
-    names = [a for a in ATTRIBUTES if any(a in p.attributes for p in prompts)]
+    names = [a for a in attributes if any(a in p.attributes for p in prompts)]
     correct = {a: 0 for a in names}
     asked = {a: 0 for a in names}
     confusion: dict[str, dict[str, dict[str, int]]] = {a: {} for a in names}
@@ -131,16 +154,15 @@ def alignment_report(
             row = confusion[a].setdefault(v, {})
             row[found[a]] = row.get(found[a], 0) + 1
         all_correct += all(ok.values())
-        all_chance += math.prod(1 / len(ATTRIBUTES[a]) for a in prompt.attributes)
-        nothing += found["color"] == NONE
+        all_chance += math.prod(1 / len(attributes[a]) for a in prompt.attributes)
+        nothing += all(v == NONE for v in found.values())
         samples.append({"prompt": prompt.text, "seed": seed_i, "wanted": prompt.attributes, "detected": found, "correct": ok})
     report = {
         "num_prompts": num_prompts,
-        "seed": seed,
         "resolution": int(images.shape[-1]),
-        "detector": "stylegan_t.demo.detector",
+        "detector": detector,
         "accuracy": {a: correct[a] / asked[a] for a in names},
-        "chance": {a: 1 / len(ATTRIBUTES[a]) for a in names},
+        "chance": {a: 1 / len(attributes[a]) for a in names},
         "prompts": asked,
         "all_correct": all_correct / max(num_prompts, 1),
         "all_correct_chance": all_chance / max(num_prompts, 1),

@@ -6,13 +6,17 @@ from pathlib import Path
 
 import torch
 
+from ..clip_pretraining import PretrainClipConfig, format_scores, pretrain_clip
 from ..latents import seed_latents
 from .alignment import alignment_report, format_report
-from .pretrain_clip import ensure_demo_clip
 from .shards import ensure_demo_shards
 
 #: the scenes the demo trains on: five places, captions naming colour and shape (and the place in half of them)
 DEFAULT_LAYOUT = "positions"
+#: the demo's tiny CLIP: ``stylegan-t pretrain-clip`` on the demo's shards with these settings, exactly as
+#: for one's own data (docs/own-data.md); nothing about the scenes is used beyond image-caption pairs
+DEMO_CLIP = PretrainClipConfig(steps=600, batch_size=128)
+QUICK_CLIP = PretrainClipConfig(steps=20, batch_size=32)
 
 
 def run_demo(
@@ -30,7 +34,9 @@ def run_demo(
     num_samples = 512 if quick else 8192
     shards_dir = out / "data"
     ensure_demo_shards(shards_dir, num_samples=num_samples, samples_per_shard=128 if quick else 1024, layout=layout)
-    clip = ensure_demo_clip(out / "tiny_clip", steps=60 if quick else 600, layout=layout)
+    trained = pretrain_clip(str(shards_dir), out / "tiny_clip", QUICK_CLIP if quick else DEMO_CLIP)
+    print(format_scores(trained.scores))
+    clip = trained.spec
     settings = [
         f"data.urls={shards_dir}",
         f"run.dir={out}",

@@ -12,10 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..constants import CLIP_MEAN, CLIP_STD
 from ..models.open_clip_loader import load_open_clip
-
-OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -56,8 +54,8 @@ class CLIPGuidance(nn.Module):
         visual = self.model.visual
         size = visual.image_size
         self.input_size = int(size[0] if isinstance(size, (tuple, list)) else size)
-        mean = getattr(visual, "image_mean", None) or OPENAI_MEAN
-        std = getattr(visual, "image_std", None) or OPENAI_STD
+        mean = getattr(visual, "image_mean", None) or CLIP_MEAN
+        std = getattr(visual, "image_std", None) or CLIP_STD
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 

@@ -14,12 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...constants import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD
 from ...errors import MissingWeightsError
 from ...utils.local_files import RANDOM, find_in_weights_dir, require_local_file, weights_dir
 from .config import FeatureNetworkConfig
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: weight tags of ``FeatureNetworkConfig.weights`` -> file stems looked for in the weights folder
 FEATURE_WEIGHT_TAGS = {"dino": ("dino_vits16",)}
@@ -213,7 +211,6 @@ class OpenCLIPFeatureNetwork(ViTFeatureNetwork):
 
     def __init__(self, model: str, pretrained: str | None = None, *, taps: Sequence[int] = (0, 1), patch_tap: bool = True) -> None:
         FeatureNetwork.__init__(self)
-        from ...losses.clip_guidance import OPENAI_MEAN, OPENAI_STD
         from ..open_clip_loader import load_open_clip
 
         self.model_name = model
@@ -228,8 +225,8 @@ class OpenCLIPFeatureNetwork(ViTFeatureNetwork):
         self.input_size = int(size[0] if isinstance(size, (tuple, list)) else size)
         width = int(self.visual.transformer.width)
         self.channels = {str(i): width for i in range(len(self.taps) + int(patch_tap))}
-        self.register_buffer("mean", torch.tensor(OPENAI_MEAN).reshape(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(OPENAI_STD).reshape(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(CLIP_MEAN).reshape(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(CLIP_STD).reshape(1, 3, 1, 1), persistent=False)
         self.freeze()
 
     def load_backbone_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str) -> None:

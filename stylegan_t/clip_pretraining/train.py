@@ -1,0 +1,158 @@
+"""Contrastive pretraining of a small open_clip model on any image-text shards, saved as a ``local-dir:`` folder.
+
+The objective is open_clip's own :class:`open_clip.loss.ClipLoss` (symmetric InfoNCE over the batch,
+Radford et al. 2021), the loss the CLIP models StyleGAN-T builds on were trained with (arXiv 2301.09515,
+Section 3): nothing about the data set is assumed beyond image-caption pairs. The output folder holds
+``open_clip_config.json`` + ``open_clip_model.safetensors`` (what open_clip's ``local-dir:`` loads, so a
+recipe names it as text encoder, feature network and guidance CLIP) and ``pretrain_clip.json`` (settings,
+shard fingerprint, held-out retrieval scores), written last: it marks the folder complete and lets a later
+call with the same settings and shards reuse the model instead of training again.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..constants import CLIP_MEAN, CLIP_STD
+from .config import PretrainClipConfig, PretrainClipError
+from .data import find_shards, fingerprint, scan_held_out, training_batches
+from .retrieval import embed, retrieval_scores
+
+MARKER = "pretrain_clip.json"
+WEIGHTS = "open_clip_model.safetensors"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class PretrainClipResult:
+    """The ``local-dir:`` spec to put in a recipe, the held-out retrieval scores, and whether it was reused."""
+
+    spec: str
+    scores: dict[str, float] = field(default_factory=dict)
+    reused: bool = False
+    final_loss: float | None = None
+    seconds: float = 0.0
+
+
+def _architecture(name: str) -> dict:
+    import open_clip
+
+    from ..models.open_clip_loader import register_shipped_configs
+
+    register_shipped_configs()
+    config = open_clip.get_model_config(name)
+    if config is None:
+        raise PretrainClipError(f"pretrain-clip: unknown open_clip architecture {name!r} (e.g. stylegan-t-tiny, ViT-B-32)")
+    return config
+
+
+def _optimizer(model: torch.nn.Module, cfg: PretrainClipConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW without decay on gains, biases and the temperature (as open_clip's training does), linear
+    warm-up then cosine decay to zero."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or "logit_scale" in name or name.endswith(".bias") else decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    warmup = max(1, round(cfg.warmup_fraction * cfg.steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, cfg.steps - warmup)))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def _reusable(out: Path, record: dict) -> dict | None:
+    try:
+        saved = json.loads((out / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    same = all(saved.get(k) == record[k] for k in ("format_version", "settings", "shards"))
+    return saved if same and (out / WEIGHTS).is_file() and (out / "open_clip_config.json").is_file() else None
+
+
+def _save(model: torch.nn.Module, out: Path, architecture: dict, resolution: int) -> None:
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).unlink(missing_ok=True)  # incomplete until the marker is written again
+    preprocess = {"size": resolution, "mean": list(CLIP_MEAN), "std": list(CLIP_STD)}
+    (out / "open_clip_config.json").write_text(json.dumps({"model_cfg": architecture, "preprocess_cfg": preprocess}, indent=1))
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    tmp = out / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp))
+    tmp.chmod(0o644)  # safetensors creates the file owner-only
+    tmp.replace(out / WEIGHTS)
+
+
+def _train(model: torch.nn.Module, tokenizer, urls: list[str], cfg: PretrainClipConfig, resolution: int, *, progress: bool) -> float:
+    """``cfg.steps`` steps of open_clip's ClipLoss on the training split; returns the last loss."""
+    import open_clip
+    from tqdm.auto import tqdm
+
+    loss_fn = open_clip.loss.ClipLoss()
+    opt, sched = _optimizer(model, cfg)
+    mean, std = torch.tensor(CLIP_MEAN).reshape(1, 3, 1, 1), torch.tensor(CLIP_STD).reshape(1, 3, 1, 1)
+    model.train()
+    loss_value = float("nan")
+    with tqdm(total=cfg.steps, desc="pretrain-clip", unit="step", disable=not progress) as bar:
+        for images, captions in training_batches(urls, cfg, resolution):
+            image_f = model.encode_image(((images + 1) / 2 - mean) / std, normalize=True)
+            text_f = model.encode_text(tokenizer(captions), normalize=True)
+            loss = loss_fn(image_f, text_f, model.logit_scale.exp())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            with torch.no_grad():  # open_clip's training caps the temperature at 100
+                model.logit_scale.clamp_(0, math.log(100))
+            loss_value = float(loss.detach())
+            bar.set_postfix(loss=f"{loss_value:.3f}")
+            bar.update(1)
+    return loss_value
+
+
+def pretrain_clip(
+    shards: str | list[str], out: str | Path, cfg: PretrainClipConfig | None = None, *, progress: bool = True, force: bool = False
+) -> PretrainClipResult:
+    """Train (or reuse) a CLIP on ``shards`` into the folder ``out``; returns its ``local-dir:`` spec and scores.
+
+    Raises :class:`PretrainClipError` for missing or unusable shards and unknown architectures.
+    """
+    import open_clip
+
+    cfg = cfg or PretrainClipConfig()
+    out = Path(out).expanduser()
+    urls = find_shards(shards)
+    record = {"format_version": FORMAT_VERSION, "settings": cfg.as_dict(), "shards": {"count": len(urls), "sha256": fingerprint(urls)}}
+    spec = f"local-dir:{out}"
+    saved = None if force else _reusable(out, record)
+    if saved is not None:
+        return PretrainClipResult(spec, saved.get("retrieval", {}), reused=True, final_loss=saved.get("final_loss"))
+
+    architecture = _architecture(cfg.model)
+    size = architecture["vision_cfg"]["image_size"]
+    resolution = int(size[0] if isinstance(size, (list, tuple)) else size)
+    held_out = scan_held_out(urls, cfg, resolution)
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
+        torch.manual_seed(cfg.seed)
+        model = open_clip.create_model(cfg.model).float()
+    tokenizer = open_clip.get_tokenizer(cfg.model)
+    loss_value = _train(model, tokenizer, urls, cfg, resolution, progress=progress)
+    model.eval()
+    scores: dict[str, float] = {}
+    if len(held_out.captions) >= 2:
+        features = embed(model, tokenizer, held_out.images, held_out.captions, mean=CLIP_MEAN, std=CLIP_STD)
+        scores = retrieval_scores(*features, held_out.captions)
+    seconds = time.perf_counter() - start
+    _save(model, out, architecture, resolution)
+    record.update(final_loss=loss_value, retrieval=scores, train_seconds=round(seconds, 1), resolution=resolution)
+    (out / MARKER).write_text(json.dumps(record, indent=1))
+    return PretrainClipResult(spec, scores, reused=False, final_loss=loss_value, seconds=seconds)

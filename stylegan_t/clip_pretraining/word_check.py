@@ -1,0 +1,173 @@
+"""Does a generator draw the words of its prompt? An alignment check for your own data and attribute words.
+
+Without a hand-written detector, the pretrained CLIP itself reads the attributes: for each attribute (e.g.
+``color = red, green, blue``) the held-out real images whose caption names exactly one of its values give
+one centroid of CLIP image features per value; a generated image gets the value of the nearest centroid.
+How far that reader can be trusted is measured first, on held-out real images it was not fitted on
+(``real_accuracy``). Prompts are made from a template (``"a {color} {shape}"``), balanced over the values.
+
+    python -m stylegan_t.clip_pretraining.word_check CKPT --clip runs/own/clip --shards runs/own/shards \\
+        --attribute color=red,green,blue --attribute shape=circle,square --template "a {color} {shape}"
+
+The generator was trained against a discriminator built on the same CLIP's image tower, so it can please
+this reader more than a human; where a detector independent of the CLIP exists, prefer it.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..constants import CLIP_MEAN, CLIP_STD
+from ..demo.alignment import Prompt
+from .config import PretrainClipConfig, PretrainClipError
+from .data import find_shards, scan_held_out
+from .train import MARKER
+
+NONE = "none"
+
+
+def named_values(caption: str, values: tuple[str, ...]) -> list[str]:
+    """The values whose words occur in ``caption`` (whole words, case-insensitive)."""
+    text = " " + " ".join(re.findall(r"[a-z0-9]+", caption.lower())) + " "
+    return [v for v in values if f" {' '.join(re.findall(r'[a-z0-9]+', v.lower()))} " in text]
+
+
+@dataclass
+class WordProbe:
+    """Nearest-centroid reader of attribute values from CLIP image features (see the module docstring)."""
+
+    model: torch.nn.Module
+    attributes: dict[str, tuple[str, ...]]
+    centroids: dict[str, torch.Tensor]  # attribute -> [values, dim], unit length
+    real_accuracy: dict[str, float]  # on held-out real images not used for the centroids
+    real_samples: dict[str, int]
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        mean, std = torch.tensor(CLIP_MEAN).reshape(1, 3, 1, 1), torch.tensor(CLIP_STD).reshape(1, 3, 1, 1)
+        size = self.model.visual.image_size
+        size = size[0] if isinstance(size, (tuple, list)) else size
+        x = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        return F.normalize(self.model.encode_image(((x.clamp(-1, 1) + 1) / 2 - mean) / std), dim=-1)
+
+    def detect(self, image: torch.Tensor) -> dict[str, str]:
+        """``{attribute: value}`` for one [3, H, W] image in [-1, 1]."""
+        f = self.features(image[None])[0]
+        return {a: self.attributes[a][int((c @ f).argmax())] for a, c in self.centroids.items()}
+
+
+def _centroids(features: torch.Tensor, labels: list[int], n: int) -> torch.Tensor:
+    return F.normalize(torch.stack([features[[i for i, y in enumerate(labels) if y == v]].mean(0) for v in range(n)]), dim=-1)
+
+
+def fit_word_probe(
+    clip_dir: str | Path, shards: str | list[str], attributes: dict[str, tuple[str, ...]], *, max_samples: int = 4000
+) -> WordProbe:
+    """Centroids from the held-out split of ``shards`` that ``pretrain-clip`` kept out of ``clip_dir``'s training."""
+    from ..models.open_clip_loader import load_open_clip
+
+    clip_dir = Path(str(clip_dir).removeprefix("local-dir:"))
+    try:
+        settings = json.loads((clip_dir / MARKER).read_text())["settings"]
+    except (OSError, ValueError, KeyError):
+        settings = {}
+    cfg = PretrainClipConfig(holdout_fraction=settings.get("holdout_fraction", PretrainClipConfig.holdout_fraction),
+                             caption_key=settings.get("caption_key", "txt"), eval_samples=max_samples)
+    model, _ = load_open_clip(f"local-dir:{clip_dir}")
+    model.eval()
+    size = model.visual.image_size
+    held = scan_held_out(find_shards(shards), cfg, size[0] if isinstance(size, (tuple, list)) else size)
+    probe = WordProbe(model, attributes, {}, {}, {})
+    features = torch.cat([probe.features(held.images[i : i + 256]) for i in range(0, len(held.captions), 256)])
+    for attribute, values in attributes.items():
+        rows, labels = [], []
+        for i, caption in enumerate(held.captions):
+            named = named_values(caption, values)
+            if len(named) == 1:
+                rows.append(i)
+                labels.append(values.index(named[0]))
+        missing = [v for j, v in enumerate(values) if labels[0::2].count(j) == 0 or labels[1::2].count(j) == 0]
+        if missing:
+            raise PretrainClipError(f"word check: too few held-out captions name {attribute} {missing} "
+                                    f"({len(held.captions)} held-out samples read); raise --max-samples or check the words")
+        f = features[rows]
+        fit_half = _centroids(f[0::2], labels[0::2], len(values))
+        predicted = (f[1::2] @ fit_half.t()).argmax(1)
+        probe.real_accuracy[attribute] = (predicted == torch.tensor(labels[1::2])).float().mean().item()
+        probe.real_samples[attribute] = len(rows)
+        probe.centroids[attribute] = _centroids(f, labels, len(values))
+    return probe
+
+
+def template_prompts(template: str, attributes: dict[str, tuple[str, ...]], num_prompts: int, *, seed: int = 0) -> list[Prompt]:
+    """``num_prompts`` prompts from ``template`` with ``{attribute}`` fields, cycling shuffled rounds of all combinations."""
+    names = [a for a in attributes if "{" + a + "}" in template]
+    if not names:
+        raise PretrainClipError(f"word check: template {template!r} names none of {list(attributes)} as {{attribute}}")
+    combos = list(itertools.product(*(attributes[a] for a in names)))
+    rng = random.Random(seed)
+    prompts = []
+    for i in range(num_prompts):
+        if i % len(combos) == 0:
+            rng.shuffle(combos)
+        wanted = dict(zip(names, combos[i % len(combos)]))
+        prompts.append(Prompt(template.format(**wanted), wanted))
+    return prompts
+
+
+def parse_attribute(text: str) -> tuple[str, tuple[str, ...]]:
+    """``"color=red,green,blue"`` -> ``("color", ("red", "green", "blue"))``."""
+    name, _, values = text.partition("=")
+    words = tuple(v.strip() for v in values.split(",") if v.strip())
+    if not name.strip() or len(words) < 2:
+        raise PretrainClipError(f"word check: --attribute must look like name=value1,value2[,...], got {text!r}")
+    return name.strip(), words
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    from ..demo.alignment import format_report, heldout_seeds, prompt_alignment
+    from ..errors import UserError
+    from ..pipeline import load
+
+    parser = argparse.ArgumentParser(prog="python -m stylegan_t.clip_pretraining.word_check", description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", help="a training checkpoint (.ckpt) or an export (.safetensors)")
+    parser.add_argument("--clip", required=True, help="the folder `stylegan-t pretrain-clip` wrote")
+    parser.add_argument("--shards", required=True, help="the shards it was trained on (its held-out split is used)")
+    parser.add_argument("--attribute", action="append", required=True, metavar="NAME=V1,V2,...", help="repeat per attribute")
+    parser.add_argument("--template", required=True, help='prompt template, e.g. "a {color} {shape}"')
+    parser.add_argument("--num", type=int, default=96, help="prompts (one seed each; default 96)")
+    parser.add_argument("--out", default=None, help="folder for alignment.json and alignment.png")
+    args = parser.parse_args(argv)
+    try:
+        attributes = dict(parse_attribute(a) for a in args.attribute)
+        prompts = template_prompts(args.template, attributes, args.num)
+        probe = fit_word_probe(args.clip, args.shards, attributes)
+        pipe = load(args.checkpoint, device="cpu")
+    except UserError as err:
+        print(f"word_check: {err}", file=sys.stderr)
+        return 2
+    print("Reader (nearest CLIP-feature centroid) on held-out real images:")
+    for a, accuracy in probe.real_accuracy.items():
+        print(f"  {a:<16}{accuracy:>8.1%}  ({probe.real_samples[a]} images, chance {1 / len(attributes[a]):.1%})")
+
+    def generate(texts: list[str], seeds: list[int]) -> torch.Tensor:
+        return pipe(texts, seeds, pairing="zip", output_type="tensor")
+
+    report = prompt_alignment(generate, prompts, heldout_seeds(len(prompts)), detect=probe.detect, attributes=attributes,
+                              detector=f"CLIP centroids ({args.clip})", out_dir=args.out)
+    print(format_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
