@@ -124,7 +124,7 @@ class TrainingShards(ShardedImageTextDataset):
 
 def training_batches(shards: list[str], cfg: PretrainClipConfig, resolution: int) -> Iterator[tuple[torch.Tensor, list[str]]]:
     """``cfg.steps`` batches of (images in [-1, 1], captions) from the training split."""
-    from ..data.webdataset_pipeline import ShardLoader
+    from ..data import ShardLoader
 
     data = DataConfig(
         urls=shards, caption_key=cfg.caption_key, num_workers=cfg.num_workers, sample_shuffle=cfg.sample_shuffle,

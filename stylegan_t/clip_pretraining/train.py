@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ..constants import CLIP_MEAN, CLIP_STD
+from ..models.open_clip_loader import create_open_clip
 from .config import PretrainClipConfig, PretrainClipError
 from .data import find_shards, fingerprint, scan_held_out, training_batches
 from .retrieval import embed, retrieval_scores
@@ -42,10 +43,9 @@ class PretrainClipResult:
 def _architecture(name: str) -> dict:
     import open_clip
 
-    from ..models.open_clip_loader import register_shipped_configs
+    from ..models.open_clip_loader import shipped_config
 
-    register_shipped_configs()
-    config = open_clip.get_model_config(name)
+    config = shipped_config(name) or open_clip.get_model_config(name)
     if config is None:
         raise PretrainClipError(f"pretrain-clip: unknown open_clip architecture {name!r} (e.g. stylegan-t-tiny, ViT-B-32)")
     return config
@@ -125,7 +125,6 @@ def pretrain_clip(
 
     Raises :class:`PretrainClipError` for missing or unusable shards and unknown architectures.
     """
-    import open_clip
 
     cfg = cfg or PretrainClipConfig()
     out = Path(out).expanduser()
@@ -143,8 +142,8 @@ def pretrain_clip(
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
         torch.manual_seed(cfg.seed)
-        model = open_clip.create_model(cfg.model).float()
-    tokenizer = open_clip.get_tokenizer(cfg.model)
+        model, tokenizer = create_open_clip(cfg.model)  # random initialisation: it is what we train
+        model = model.float()
     loss_value = _train(model, tokenizer, urls, cfg, resolution, progress=progress)
     model.eval()
     scores: dict[str, float] = {}
