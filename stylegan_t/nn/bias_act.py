@@ -1,4 +1,4 @@
-"""Bias + activation with gain and clamp (SPEC: "Bias + leaky ReLU (0.2) with gain sqrt(2)")."""
+"""Bias + activation with gain and clamp (StyleGAN2: leaky ReLU 0.2 with gain sqrt(2))."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""Fourier-feature input layer (SPEC: first block, StyleGAN3-style input), replacing the constant."""
+"""Fourier-feature input layer (paper Sec. 3.1: Fourier features at the first block, StyleGAN3-style input), replacing the constant."""
 from __future__ import annotations
 
 import math

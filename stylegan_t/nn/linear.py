@@ -1,4 +1,4 @@
-"""Equalized learning-rate linear layer and MLP (SPEC: "Equalized lr linear layer")."""
+"""Equalized learning-rate linear layer and MLP (Karras et al. 2018; lr multipliers as in the original release)."""
 from __future__ import annotations
 
 import math

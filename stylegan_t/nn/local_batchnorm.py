@@ -1,4 +1,4 @@
-"""Local batch norm (SPEC "Discriminator (projected)": statistics over groups of 8 samples and over tokens)."""
+"""Local batch norm (paper Sec. 3.2; groups of 8 samples, statistics over tokens, as in the original release)."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""Modulated convolution (SPEC: "Modulated conv"), fused (grouped conv) or scale/conv/scale.
+"""Modulated convolution (StyleGAN2 weight demodulation, used by paper Sec. 3.1), fused (grouped conv) or scale/conv/scale.
 
 Both paths compute ``conv(x, W * s_i) * d_o`` with ``d_o = 1/sqrt(sum_{i,k} (W_oik s_i)^2 + 1e-8)``.
 The fused path bakes styles into per-sample weights and runs one grouped conv (fast at inference);

@@ -1,4 +1,4 @@
-"""Style split (SPEC: "Styles"): ``w -> (m1, m2, m3)``, style = ``m1 * m2 + m3``."""
+"""Style split (paper Sec. 3.1, "stronger conditioning": second-order styles): ``w -> (m1, m2, m3)``, style = ``m1 * m2 + m3``."""
 from __future__ import annotations
 
 import torch

@@ -1,7 +1,7 @@
 """FIR up/down-sampling with StyleGAN2's ``upfirdn2d`` semantics, in pure PyTorch.
 
 ``upfirdn2d`` = zero-insertion upsampling by ``up``, padding (negative values crop), convolution
-with a 2D FIR filter, then keeping every ``down``-th pixel (SPEC: "Up-sampling is StyleGAN2's upfirdn").
+with a 2D FIR filter, then keeping every ``down``-th pixel (StyleGAN2's upfirdn, as in the original release).
 """
 from __future__ import annotations
 
