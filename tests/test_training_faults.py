@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from pathlib import Path
 
 import lightning as L
@@ -175,3 +176,12 @@ def test_shard_errors_are_logged_and_metrics_csv_survives_resume(tmp_path, shard
     after = list(csv.DictReader(metrics.open()))
     assert len(after) == 2 and after[0] == before[0]  # the first run's row is kept, the resumed step appended
     assert float(after[1]["kimg"]) == pytest.approx(0.004)
+
+
+def test_atomic_write_gives_the_usual_file_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        atomic_torch_save({"v": torch.arange(3)}, tmp_path / "last.ckpt")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "last.ckpt").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600: others may read it
