@@ -33,8 +33,8 @@ class RequestError(UserError, ValueError):
 
 
 @dataclass(frozen=True)
-class GenerateParams:
-    """One image: ``prompt`` (+ ``", style"``) at ``seed``; with ``prompt2``/``seed2`` the point ``alpha`` of the way to them."""
+class _PairParams:
+    """(prompt, seed) and the optional second end (prompt2, seed2) of an interpolation, as rendered."""
 
     prompt: str
     seed: int = 0
@@ -43,6 +43,12 @@ class GenerateParams:
     noise_mode: str = "const"
     prompt2: str | None = None
     seed2: int | None = None
+
+
+@dataclass(frozen=True)
+class GenerateParams(_PairParams):
+    """One image: ``prompt`` (+ ``", style"``) at ``seed``; with ``prompt2``/``seed2`` the point ``alpha`` of the way to them."""
+
     alpha: float = 0.0
 
 
@@ -59,16 +65,9 @@ class GridParams:
 
 
 @dataclass(frozen=True)
-class GifParams:
+class GifParams(_PairParams):
     """``frames`` images from ``alpha`` 0 to 1 (both ends included) between (prompt, seed) and (prompt2, seed2)."""
 
-    prompt: str
-    seed: int = 0
-    psi: float = 1.0
-    style: str = ""
-    noise_mode: str = "const"
-    prompt2: str | None = None
-    seed2: int | None = None
     frames: int = 16
     fps: float = 12.0
 
