@@ -1,7 +1,6 @@
 """Shared test fixtures: the official reference data and small helpers."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def official_fixture_dir() -> Path:
     """``$STYLEGAN_T_FIXTURES`` or ``../shared/fixtures/official-32`` relative to the repo root."""
-    env = os.environ.get("STYLEGAN_T_FIXTURES")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "fixtures" / "official-32"
+    from helpers import shared_fixture_dir
+
+    return shared_fixture_dir("official-32", "STYLEGAN_T_FIXTURES")
 
 
 @pytest.fixture(scope="session")

@@ -27,3 +27,26 @@ def write_tiny_clip_dir(folder: Path, *, seed: int = 0, config: dict | None = No
     model = open_clip.CLIP(**cfg["model_cfg"])
     torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
     return f"local-dir:{folder}"
+
+
+def tiny_generator(text_encoder, seed: int = 0):
+    """A ``tiny`` 16x16 generator whose residual branches and truncation average are visible (layer scale 0.5,
+    random ``x_avg``), so that loading the wrong tensors changes its images."""
+    from stylegan_t.models import Generator, GeneratorConfig
+
+    torch.manual_seed(seed)
+    G = Generator(GeneratorConfig(img_resolution=16, preset="tiny", text_encoder=text_encoder))
+    with torch.no_grad():
+        for name, p in G.synthesis.named_parameters():
+            if name.endswith("gamma"):
+                p.fill_(0.5)
+        G.mapping.x_avg.normal_()
+    return G.eval()
+
+
+def shared_fixture_dir(name: str, env: str) -> Path:
+    """``$env`` or ``../shared/fixtures/<name>`` relative to the repo root (tests skip when it is absent)."""
+    import os
+
+    value = os.environ.get(env)
+    return Path(value) if value else Path(__file__).resolve().parents[2] / "shared" / "fixtures" / name

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from helpers import shared_fixture_dir
 
 import stylegan_t
 from stylegan_t.cli.main import main
@@ -20,14 +20,9 @@ from stylegan_t.errors import CheckpointError
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 
-def snapshot_fixture_dir() -> Path:
-    env = os.environ.get("STYLEGAN_T_SNAPSHOT_FIXTURE")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "fixtures" / "official-snapshot-32"
-
-
 @pytest.fixture(scope="module")
 def fixture_dir() -> Path:
-    path = snapshot_fixture_dir()
+    path = shared_fixture_dir("official-snapshot-32", "STYLEGAN_T_SNAPSHOT_FIXTURE")
     if not (path / "network-snapshot-000000.pkl").is_file():
         pytest.skip(f"original snapshot fixture not found at {path} (set STYLEGAN_T_SNAPSHOT_FIXTURE)")
     return path

@@ -5,6 +5,7 @@ import struct
 
 import pytest
 import torch
+from helpers import tiny_generator
 
 import stylegan_t
 from stylegan_t.export import (
@@ -23,14 +24,7 @@ PROMPTS = ["a blue sphere, pixel art"]
 
 
 def make_generator(tiny_clip: str, seed: int = 0) -> Generator:
-    torch.manual_seed(seed)
-    G = Generator(GeneratorConfig(img_resolution=16, preset="tiny", text_encoder=TextEncoderConfig(model=tiny_clip)))
-    with torch.no_grad():
-        for name, p in G.synthesis.named_parameters():
-            if name.endswith("gamma"):
-                p.fill_(0.5)
-        G.mapping.x_avg.normal_()
-    return G.eval()
+    return tiny_generator(TextEncoderConfig(model=tiny_clip), seed)
 
 
 def write_training_checkpoint(path, live: Generator, ema: Generator, *, images_seen: int = 12_000) -> None:

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import write_tiny_clip_dir
+from helpers import tiny_generator, write_tiny_clip_dir
 
 import stylegan_t
 from stylegan_t.errors import CheckpointError, MissingWeightsError
-from stylegan_t.models import Generator, GeneratorConfig, TextEncoderConfig
+from stylegan_t.models import Generator, TextEncoderConfig
 from stylegan_t.persistence import (
     CONFIG_NAME,
     WEIGHTS_NAME,
@@ -50,15 +50,6 @@ def test_every_weight_read_goes_through_the_persistence_package():
     assert offenders == [], "load weights through stylegan_t.persistence:\n" + "\n".join(offenders)
 
 
-def tiny_generator(text_encoder: TextEncoderConfig, seed: int = 0) -> Generator:
-    torch.manual_seed(seed)
-    G = Generator(GeneratorConfig(img_resolution=16, preset="tiny", text_encoder=text_encoder))
-    with torch.no_grad():
-        for name, p in G.synthesis.named_parameters():
-            if name.endswith("gamma"):
-                p.fill_(0.5)
-        G.mapping.x_avg.normal_()
-    return G.eval()
 
 
 def images(G: Generator) -> torch.Tensor:
