@@ -203,9 +203,9 @@ def test_measure_latency_after_typing(browser):
         assert median < 500
         shot = os.environ.get("STYLEGAN_T_PLAYGROUND_SCREENSHOT")
         if shot:
-            type_into(browser, "prompt", "a red cube on the left", clear=True)
+            type_into(browser, "prompt", "a red square on the left", clear=True)
             type_into(browser, "style", "")
-            type_into(browser, "prompt2", "a blue ball on the right")
+            type_into(browser, "prompt2", "a blue circle on the right")
             browser.execute_script("const a = document.getElementById('alpha'); a.value = 0.4;"
                                    "a.dispatchEvent(new Event('input'));")
             settle(browser)
