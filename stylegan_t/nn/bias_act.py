@@ -10,14 +10,15 @@ import torch.nn.functional as F
 ACTIVATION_GAINS = {"linear": 1.0, "relu": math.sqrt(2.0), "lrelu": math.sqrt(2.0)}
 
 
-def activate(x: torch.Tensor, act: str, alpha: float = 0.2) -> torch.Tensor:
-    """Apply a named activation: ``linear``, ``relu`` or ``lrelu`` (slope ``alpha``)."""
+def activate(x: torch.Tensor, act: str, alpha: float = 0.2, *, inplace: bool = False) -> torch.Tensor:
+    """Apply a named activation: ``linear``, ``relu`` or ``lrelu`` (slope ``alpha``); ``inplace`` only for
+    tensors autograd does not track."""
     if act == "linear":
         return x
     if act == "relu":
-        return F.relu(x)
+        return F.relu(x, inplace=inplace)
     if act == "lrelu":
-        return F.leaky_relu(x, alpha)
+        return F.leaky_relu(x, alpha, inplace=inplace)
     raise ValueError(f"unknown activation {act!r}; expected one of {sorted(ACTIVATION_GAINS)}")
 
 
@@ -40,7 +41,7 @@ def bias_act(
         shape = [1] * x.ndim
         shape[dim] = -1
         x = x + b.to(x.dtype).reshape(shape)
-        x = activate_(x, act, alpha) if inplace else activate(x, act, alpha)
+        x = activate(x, act, alpha, inplace=inplace)
     else:
         x = activate(x, act, alpha)
         inplace = inplace and act != "linear"  # "linear" returned the caller's tensor itself
@@ -51,14 +52,3 @@ def bias_act(
     if clamp is not None and clamp >= 0:
         x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
     return x
-
-
-def activate_(x: torch.Tensor, act: str, alpha: float = 0.2) -> torch.Tensor:
-    """In-place :func:`activate` (for tensors autograd does not track)."""
-    if act == "linear":
-        return x
-    if act == "relu":
-        return F.relu_(x)
-    if act == "lrelu":
-        return F.leaky_relu_(x, alpha)
-    raise ValueError(f"unknown activation {act!r}; expected one of {sorted(ACTIVATION_GAINS)}")
