@@ -1,6 +1,7 @@
 """Hardware-normalised efficiency: achieved GFLOP/s of G and D passes and of a whole training iteration against
 this machine's measured matmul peak (same run), data images/s against raw JPEG decoding, peak memory, and an
-A/B of today's ops against the baseline ops (``benchmarks/baseline``, commit 54bde8f), alternated in one run.
+A/B of today's ops against the baseline ops (``benchmarks/baseline``, commit 54bde8f: G's modulated conv and
+bias_act, the optimisation step's Adam, EMA and gradient finish), alternated in one run.
 
     python benchmarks/efficiency.py                         # CPU, lite preset at 32 px, batch 4
     python benchmarks/efficiency.py --device cuda --preset lite --resolution 64 --batch 32
@@ -26,6 +27,10 @@ from stylegan_t.models import Generator, GeneratorConfig, TextEncoderConfig  # n
 from stylegan_t.models import synthesis as synthesis_module  # noqa: E402
 from stylegan_t.models.discriminator import ProjectedDiscriminator  # noqa: E402
 from stylegan_t.models.discriminator.config import DiscriminatorConfig, feature_network_preset  # noqa: E402
+from stylegan_t.nn.spectral import SpectralConv1d, SpectralNorm  # noqa: E402
+from stylegan_t.training.ema import GeneratorEMA  # noqa: E402
+from stylegan_t.training.optim import make_adam  # noqa: E402
+from stylegan_t.training.step_math import finish_gradients  # noqa: E402
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16}
 
@@ -63,18 +68,46 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, size: int, repeats: in
     return 2 * size**3 / seconds / 1e9
 
 
+class StepOps:
+    """The optimisation step's own pieces, as ``StyleGANT.training_step`` uses them: Adam, EMA, gradient finish."""
+
+    make_adam = staticmethod(make_adam)
+    finish_gradients = staticmethod(finish_gradients)
+
+    @staticmethod
+    def ema_update(ema: GeneratorEMA, generator: torch.nn.Module, *, beta: float) -> None:
+        ema.update(generator, beta=beta)
+
+
+class BaselineStepOps:
+    """The same pieces as of the baseline commit (``benchmarks/baseline/training.py``)."""
+
+    def __init__(self) -> None:
+        from baseline import training
+
+        self.make_adam, self.finish_gradients, self.ema_update = training.make_adam, training.finish_gradients, training.ema_update
+
+
 @contextlib.contextmanager
-def baseline_ops() -> Iterator[None]:
-    """Swap the synthesis network's modulated conv and bias_act for the baseline copies (restored after)."""
+def baseline_ops(work: "Workload") -> Iterator[None]:
+    """Swap the synthesis network's modulated conv and bias_act, the heads' spectral norm and ``work``'s step ops
+    for the baseline copies (restored after)."""
     from baseline import bias_act as old_bias_act
     from baseline import modconv as old_modconv
 
-    saved = synthesis_module.modulated_conv2d, synthesis_module.bias_act
+    from baseline import training as old_training
+
+    saved = (synthesis_module.modulated_conv2d, synthesis_module.bias_act, work.step, SpectralNorm.forward,
+             SpectralConv1d.forward)
     synthesis_module.modulated_conv2d, synthesis_module.bias_act = old_modconv.modulated_conv2d, old_bias_act.bias_act
+    SpectralNorm.forward, SpectralConv1d.forward = old_training.spectral_norm_forward, old_training.spectral_conv1d_forward
+    work.baseline_step = work.baseline_step or BaselineStepOps()
+    work.step = work.baseline_step
     try:
         yield
     finally:
-        synthesis_module.modulated_conv2d, synthesis_module.bias_act = saved
+        (synthesis_module.modulated_conv2d, synthesis_module.bias_act, work.step, SpectralNorm.forward,
+         SpectralConv1d.forward) = saved
 
 
 class Workload:
@@ -92,9 +125,20 @@ class Workload:
         self.z = torch.randn(b, self.G.z_dim, device=device)
         self.c = torch.nn.functional.normalize(torch.randn(b, self.G.c_dim, device=device), dim=1)
         self.real = torch.rand(b, 3, args.resolution, args.resolution, device=device) * 2 - 1
-        self.g_opt = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], lr=1e-6, betas=(0.0, 0.99))
-        self.d_opt = torch.optim.Adam([p for p in self.D.parameters() if p.requires_grad], lr=1e-6, betas=(0.0, 0.99))
+        self.g_params = [p for p in self.G.parameters() if p.requires_grad]
+        self.d_params = [p for p in self.D.parameters() if p.requires_grad]
+        self.G_ema = GeneratorEMA(self.G)
+        self.step, self.baseline_step = StepOps(), None
+        self.optimizers: dict[int, tuple[torch.optim.Optimizer, torch.optim.Optimizer]] = {}
         self.dtype: torch.dtype | None = None
+
+    def adam(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+        """(G's, D's) optimizer built by the current step ops (one pair per variant, kept across calls)."""
+        if id(self.step) not in self.optimizers:
+            settings = dict(lr=1e-6, betas=(0.0, 0.99), eps=1e-8)
+            self.optimizers[id(self.step)] = (self.step.make_adam(self.g_params, **settings),
+                                              self.step.make_adam(self.d_params, **settings))
+        return self.optimizers[id(self.step)]
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None)
@@ -118,7 +162,9 @@ class Workload:
         loss.backward()
 
     def iteration(self) -> None:
-        """One training iteration as ``StyleGANT.training_step``: D step on real + fake, then G step."""
+        """One training iteration as ``StyleGANT.training_step``: D step on real + fake, then G step, then the
+        EMA of G; gradients finished and Adam stepped as there."""
+        g_opt, d_opt = self.adam()
         self.G.train()
         self.D.train()
         with self.autocast():
@@ -126,14 +172,17 @@ class Workload:
                 fake = self.G(self.z, self.c)
             loss = d_hinge_loss(self.D(self.real, self.c), self.D(fake, self.c))
         loss.backward()
-        self.d_opt.step()
-        self.d_opt.zero_grad(set_to_none=True)
+        self.step.finish_gradients(self.d_params, 1)
+        d_opt.step()
+        d_opt.zero_grad(set_to_none=True)
         with self.autocast():
             loss = g_nonsaturating_loss(self.D(self.G(self.z, self.c), self.c))
         loss.backward()
-        self.g_opt.step()
-        self.g_opt.zero_grad(set_to_none=True)
+        self.step.finish_gradients(self.g_params, 1)
+        g_opt.step()
+        g_opt.zero_grad(set_to_none=True)
         self.D.zero_grad(set_to_none=True)
+        self.step.ema_update(self.G_ema, self.G, beta=0.999)
 
 
 def peak_memory_mib(device: torch.device) -> float:
@@ -213,14 +262,14 @@ def ab_rows(work: Workload, args: argparse.Namespace, device: torch.device) -> l
         old, new = [], []
         for _ in range(args.ab_repeats):
             work.dtype = None  # baseline always float32: the reference speed of today's release
-            with baseline_ops():
+            with baseline_ops(work):
                 old += timed(fn, device, 1)
             work.dtype = DTYPES[prec]
             new += timed(fn, device, 1)
         mo, mn = statistics.median(old), statistics.median(new)
         rows.append(f"{label:<12} {prec:>5} {mo:>10.3f} {mn:>10.3f} {mo / mn:>7.2f}x")
     work.dtype = None
-    with baseline_ops():
+    with baseline_ops(work):
         ref = work.g_forward().float()
     work.dtype = torch.bfloat16
     mad = float((work.g_forward().float() - ref).abs().mean())

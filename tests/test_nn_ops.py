@@ -104,3 +104,30 @@ def test_bias_act_gain_and_clamp():
     x = torch.tensor([[-2.0, 1.0, 300.0]])
     y = bias_act(x, torch.tensor([1.0]).expand(3), dim=1, act="lrelu", clamp=256 * math.sqrt(2))
     assert torch.allclose(y, torch.tensor([[-0.2 * math.sqrt(2), 2 * math.sqrt(2), 256 * math.sqrt(2)]]))
+
+
+@pytest.mark.parametrize("kernel_size", [1, 9])
+def test_spectral_conv1d_matmul_path_matches_conv1d_and_its_gradients(kernel_size):
+    """On the CPU the heads' conv runs as unfold + matmul with a hand-written spectral-norm backward: the same
+    outputs and gradients (weight and input) as ``conv1d`` on ``W / (u^T W v)`` differentiated by autograd."""
+    from stylegan_t.nn.spectral import spectral_conv1d
+
+    torch.manual_seed(0)
+    conv = spectral_conv1d(24, 16, kernel_size).eval()  # eval: no power iteration, both paths see the same u, v
+    sn = conv.parametrizations.weight
+    x = torch.randn(3, 24, 5, requires_grad=True)
+    y = conv(x)
+    grad = torch.randn_like(y)
+    gx, gw, gb = torch.autograd.grad(y, [x, sn.original, conv.bias], grad)
+
+    w0 = sn.original.detach().clone().requires_grad_(True)
+    x0 = x.detach().clone().requires_grad_(True)
+    u, v = sn[0]._u, sn[0]._v
+    mode = "circular" if kernel_size > 1 else "constant"
+    pad = kernel_size // 2
+    ref = F.conv1d(F.pad(x0, (pad, pad), mode=mode), w0 / torch.dot(u, torch.mv(w0.flatten(1), v)), conv.bias)
+    rx, rw, rb = torch.autograd.grad(ref, [x0, w0, conv.bias], grad)
+    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-5)
+    for ours, theirs in ((gx, rx), (gw, rw), (gb, rb)):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+    assert gw.stride() == sn.original.stride()  # DDP buckets expect the parameter's layout

@@ -34,10 +34,10 @@ class GeneratorEMA(nn.Module):
 
     @torch.no_grad()
     def update(self, generator: nn.Module, *, beta: float) -> None:
-        """``p_ema <- lerp(p, p_ema, beta)`` for every parameter; buffers copied."""
-        for p_ema, p in zip(self.module.parameters(), generator.parameters()):
-            if p_ema is not p:  # shared frozen modules are the same tensors
-                p_ema.copy_(p.detach().to(p_ema.dtype).lerp(p_ema, beta))
+        """``p_ema <- lerp(p, p_ema, beta)`` for every parameter (one multi-tensor ``lerp_``); buffers copied."""
+        pairs = [(p_ema, p.detach()) for p_ema, p in zip(self.module.parameters(), generator.parameters()) if p_ema is not p]
+        if pairs:  # shared frozen modules are the same tensors: skipped
+            torch._foreach_lerp_([e for e, _ in pairs], [p.to(e.dtype) for e, p in pairs], 1.0 - beta)
         for b_ema, b in zip(self.module.buffers(), generator.buffers()):
             if b_ema is not b:
                 b_ema.copy_(b)

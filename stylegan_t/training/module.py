@@ -28,6 +28,7 @@ from ..persistence.formats import CHECKPOINT_META, FROZEN, STATE_DICT
 from ..persistence.references import make_reference, open_clip_weights_file, spec_weights_file
 from .ema import GeneratorEMA
 from .init_from import load_init_weights
+from .optim import make_adam
 from .recipe import Recipe, load_recipe, recipe_to_dict
 from .step_math import default_ema_kimg, ema_beta, finish_gradients, micro_batch_objective, step_seed
 
@@ -200,8 +201,8 @@ class StyleGANT(L.LightningModule):
         betas = tuple(o.betas)
         g_params = [p for p in self.generator.parameters() if p.requires_grad]
         d_params = [p for p in self.discriminator.parameters() if p.requires_grad]
-        g_opt = torch.optim.Adam(g_params, lr=o.g_lr, betas=betas, eps=o.eps)
-        d_opt = torch.optim.Adam(d_params, lr=o.d_lr, betas=betas, eps=o.eps)
+        g_opt = make_adam(g_params, lr=o.g_lr, betas=betas, eps=o.eps)
+        d_opt = make_adam(d_params, lr=o.d_lr, betas=betas, eps=o.eps)
         return [d_opt, g_opt]
 
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, c: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -262,9 +263,11 @@ class StyleGANT(L.LightningModule):
         images, captions = batch["image"], list(batch["caption"])
         sigma = blur_sigma(self.images_seen, sigma0=self.recipe.loss.blur_sigma, fade_kimg=self.recipe.loss.blur_fade_kimg)
         chunks = list(self._micro_batches(images, captions))
+        with torch.no_grad():  # text conditions, encoded once for both steps (G's step does not change them)
+            conditions = [self.generator.mapping.encode_text(caps) for _, caps in chunks]
         with self._step_randomness() as rng:
-            d_loss = self._discriminator_step(chunks, sigma, rng)
-            g_loss, clip_loss = self._generator_step(chunks, sigma, rng)
+            d_loss = self._discriminator_step(chunks, conditions, sigma, rng)
+            g_loss, clip_loss = self._generator_step(chunks, conditions, sigma, rng)
         # Progress in images over all ranks, then the EMA of G (half-life in images).
         step_images = images.shape[0] * self.world_size
         self.images_seen += step_images
@@ -275,14 +278,15 @@ class StyleGANT(L.LightningModule):
             batch_size=images.shape[0],
         )
 
-    def _discriminator_step(self, chunks: list[tuple[torch.Tensor, list[str]]], sigma: float, rng: torch.Generator) -> torch.Tensor:
+    def _discriminator_step(
+        self, chunks: list[tuple[torch.Tensor, list[str]]], conditions: list[torch.Tensor], sigma: float, rng: torch.Generator
+    ) -> torch.Tensor:
         """Hinge loss on blurred real and fake, accumulated over micro-batches, then one D update."""
         d_opt = self.optimizers()[0]
         total = torch.zeros((), device=self.device)
-        for i, (real, caps) in enumerate(chunks):
+        for i, ((real, caps), c) in enumerate(zip(chunks, conditions)):
             with d_opt.toggle_model(sync_grad=i == len(chunks) - 1):
                 with torch.no_grad():
-                    c = self.generator.mapping.encode_text(caps)
                     fake = self.generator(self._latents(len(caps), rng), c)
                 loss = self.discriminator_loss(real, fake, c, sigma)
                 self.manual_backward(micro_batch_objective(loss, len(caps)))
@@ -293,19 +297,17 @@ class StyleGANT(L.LightningModule):
         return total
 
     def _generator_step(
-        self, chunks: list[tuple[torch.Tensor, list[str]]], sigma: float, rng: torch.Generator
+        self, chunks: list[tuple[torch.Tensor, list[str]]], conditions: list[torch.Tensor], sigma: float, rng: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Non-saturating loss (+ CLIP guidance) accumulated over micro-batches, then one G update.
         D stays in training mode; in the text-encoder phase the conditioning itself is trained."""
         g_opt = self.optimizers()[1]
         train_text = self.recipe.model.train_mode == "text_encoder"
         adv_total, clip_total = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
-        for i, (_, caps) in enumerate(chunks):
+        for i, ((_, caps), c_d) in enumerate(zip(chunks, conditions)):
             with g_opt.toggle_model(sync_grad=i == len(chunks) - 1):
-                c = self.generator.mapping.encode_text(caps) if train_text else None
-                with torch.no_grad():
-                    c_d = c.detach() if c is not None else self.generator.mapping.encode_text(caps)
-                fake = self.generator(self._latents(len(caps), rng), c if c is not None else c_d)
+                c = self.generator.mapping.encode_text(caps) if train_text else c_d  # D sees c_d either way
+                fake = self.generator(self._latents(len(caps), rng), c)
                 adv, clip = self.generator_loss(fake, c_d, caps, sigma)
                 self.manual_backward(micro_batch_objective(adv, len(caps), clip, self.recipe.loss.clip_weight))
                 adv_total += adv.detach()

@@ -39,9 +39,11 @@ def finish_gradients(params: Iterable[torch.nn.Parameter], num_micro_batches: in
 
     The gradients are summed over micro-batches (and averaged over ranks by DDP) before this.
     """
-    for p in params:
-        if p.grad is not None:
-            p.grad.mul_(num_micro_batches).nan_to_num_(nan=0.0, posinf=GRAD_INF_VALUE, neginf=-GRAD_INF_VALUE)
+    grads = [p.grad for p in params if p.grad is not None]
+    if num_micro_batches != 1:
+        torch._foreach_mul_(grads, float(num_micro_batches))
+    for g in grads:
+        g.nan_to_num_(nan=0.0, posinf=GRAD_INF_VALUE, neginf=-GRAD_INF_VALUE)
 
 
 def default_ema_kimg(batch_size: int) -> float:
