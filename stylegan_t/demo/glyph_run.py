@@ -23,6 +23,8 @@ from .glyphs import ATTRIBUTES, heldout_prompts, write_image_folder
 
 #: CLIP pretraining for these shards (as for the demo: see stylegan_t.demo.run.DEMO_CLIP)
 GLYPH_CLIP = PretrainClipConfig(steps=600, batch_size=128)
+#: held-out prompts per evaluation: every (colour, shape, count) combination 16 times
+NUM_PROMPTS = 480
 GRID_PROMPTS = ["two cyan rings", "a single orange cross", "one lime bar", "a pair of pink crosses", "one purple ring", "two orange bars"]
 
 
@@ -57,15 +59,7 @@ def run_glyphs(*, out_dir: str | Path = "runs/glyphs", quick: bool = False, over
     times["fit_s"] = time.perf_counter() - start - times["data_s"] - times["clip_s"]
     G = model.generator_ema.module.eval()
 
-    def generate(prompts: list[str], seeds: list[int]) -> torch.Tensor:
-        z = seed_latents(seeds, G.z_dim)
-        with torch.no_grad():
-            return G(z.to(model.device), prompts, noise_mode="const")
-
-    num_prompts = 30 if quick else 120
-    prompts = heldout_prompts(num_prompts)
-    report = prompt_alignment(generate, prompts, heldout_seeds(num_prompts), detect=detect_glyphs, attributes=ATTRIBUTES,
-                              detector="stylegan_t.demo.glyph_detector", out_dir=out)
+    report = score_generator(G, num_prompts=30 if quick else NUM_PROMPTS, out_dir=out)
     report.update(kimg=model.kimg(), retrieval=trained.scores, **{k: round(v, 1) for k, v in times.items()},
                   total_s=round(time.perf_counter() - start, 1))
     (out / "alignment.json").write_text(json.dumps(report, indent=1))
@@ -75,12 +69,63 @@ def run_glyphs(*, out_dir: str | Path = "runs/glyphs", quick: bool = False, over
     return report
 
 
+def score_generator(G: torch.nn.Module, *, num_prompts: int = NUM_PROMPTS, out_dir: str | Path | None = None) -> dict:
+    """The alignment report of ``G`` on ``num_prompts`` held-out prompts, read by the independent detector."""
+    device = next(G.parameters()).device
+
+    def generate(prompts: list[str], seeds: list[int]) -> torch.Tensor:
+        with torch.no_grad():
+            return G(seed_latents(seeds, G.z_dim).to(device), prompts, noise_mode="const")
+
+    return prompt_alignment(generate, heldout_prompts(num_prompts), heldout_seeds(num_prompts), detect=detect_glyphs,
+                            attributes=ATTRIBUTES, detector="stylegan_t.demo.glyph_detector", out_dir=out_dir)
+
+
+def learning_curve(run_dir: str | Path, *, num_prompts: int = NUM_PROMPTS) -> list[dict]:
+    """Score every ``epochNNNN.ckpt`` of a run (oldest first): accuracy per attribute against kimg and training
+    minutes (the checkpoint's write time after the run's first checkpoint, plus that checkpoint's own share),
+    the data behind "which settings buy the most accuracy per CPU-minute" (docs/own-data.md)."""
+    from ..persistence.reader import read_generator_and_info
+    from ..training.checkpoint_io import epoch_checkpoints
+
+    paths = list(reversed(epoch_checkpoints(Path(run_dir) / "checkpoints")))
+    rows = []
+    for path in paths:
+        G, info = read_generator_and_info(path)
+        report = score_generator(G, num_prompts=num_prompts)
+        kimg = info["images_seen"] / 1000
+        rows.append({"checkpoint": path.name, "kimg": kimg, "mtime": path.stat().st_mtime, **report["accuracy"],
+                     "all": report["all_correct"]})
+    if len(rows) > 1:  # minutes from the write times, extrapolated back to kimg 0 at the first interval's pace
+        pace = (rows[-1]["mtime"] - rows[0]["mtime"]) / max(rows[-1]["kimg"] - rows[0]["kimg"], 1e-9)
+        for row in rows:
+            row["minutes"] = (row["mtime"] - rows[0]["mtime"] + rows[0]["kimg"] * pace) / 60
+    return rows
+
+
+def format_curve(rows: list[dict]) -> str:
+    names = [a for a in ATTRIBUTES if rows and a in rows[0]]
+    lines = ["| kimg | fit minutes | " + " | ".join(names) + " | all requested |", "|" + " --- |" * (len(names) + 3)]
+    for row in rows:
+        minutes = f"{row['minutes']:.1f}" if "minutes" in row else "?"
+        cells = " | ".join(f"{100 * row[a]:.1f}%" for a in names)
+        lines.append(f"| {row['kimg']:.1f} | {minutes} | {cells} | {100 * row['all']:.1f}% |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stylegan_t.demo.glyph_run", description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="recipe overrides, e.g. run.total_kimg=48")
     parser.add_argument("--out", default="runs/glyphs")
     parser.add_argument("--quick", action="store_true", help="a CI-sized run of the same pipeline")
+    parser.add_argument("--curve", action="store_true",
+                        help="instead of a run: score every epoch checkpoint of the run in --out (the learning curve)")
     args = parser.parse_args(argv)
+    if args.curve:
+        rows = learning_curve(args.out)
+        (Path(args.out) / "curve.json").write_text(json.dumps(rows, indent=1))
+        print(format_curve(rows))
+        return 0
     run_glyphs(out_dir=args.out, quick=args.quick, overrides=args.overrides)
     return 0
 
