@@ -70,3 +70,20 @@ def test_image_folder_has_sidecar_captions(tmp_path):
     folder = write_image_folder(tmp_path / "images", 3)
     assert sorted(p.name for p in folder.iterdir()) == ["000000.png", "000000.txt", "000001.png", "000001.txt", "000002.png", "000002.txt"]
     assert (folder / "000001.txt").read_text() == sample(1)[1]
+
+
+def test_quick_run_end_to_end_and_its_learning_curve(tmp_path, single_thread):
+    """The whole own-data path on glyphs in CI size (folder -> shards -> pretrain-clip -> fit -> held-out
+    scoring), then the learning curve over the run's epoch checkpoints (docs/own-data.md)."""
+    from stylegan_t.demo.glyph_run import format_curve, learning_curve, run_glyphs
+
+    report = run_glyphs(out_dir=tmp_path, quick=True, overrides=["run.total_kimg=0.064", "run.checkpoint_every_epochs=1"])
+    assert set(report["accuracy"]) == {"color", "shape", "count"}
+    assert report["num_prompts"] == 30 and report["kimg"] == pytest.approx(0.064)
+    assert (tmp_path / "alignment.json").is_file() and (tmp_path / "clip" / "open_clip_model.safetensors").is_file()
+    rows = learning_curve(tmp_path, num_prompts=15)
+    assert [row["kimg"] for row in rows] == [pytest.approx(0.032), pytest.approx(0.064)]
+    assert all(0.0 <= row[a] <= 1.0 for row in rows for a in ("color", "shape", "count", "all"))
+    assert rows[0]["minutes"] >= 0 and rows[1]["minutes"] >= rows[0]["minutes"]
+    table = format_curve(rows)
+    assert table.count("\n") == 3 and "| 0.1 |" in table
