@@ -27,6 +27,7 @@ from stylegan_t.models import Generator, GeneratorConfig, TextEncoderConfig  # n
 from stylegan_t.models import synthesis as synthesis_module  # noqa: E402
 from stylegan_t.models.discriminator import ProjectedDiscriminator  # noqa: E402
 from stylegan_t.models.discriminator.config import DiscriminatorConfig, feature_network_preset  # noqa: E402
+from stylegan_t.nn.fourier import FourierFeatures  # noqa: E402
 from stylegan_t.nn.spectral import SpectralConv1d, SpectralNorm  # noqa: E402
 from stylegan_t.training.ema import GeneratorEMA  # noqa: E402
 from stylegan_t.training.optim import make_adam  # noqa: E402
@@ -90,24 +91,25 @@ class BaselineStepOps:
 
 @contextlib.contextmanager
 def baseline_ops(work: "Workload") -> Iterator[None]:
-    """Swap the synthesis network's modulated conv and bias_act, the heads' spectral norm and ``work``'s step ops
-    for the baseline copies (restored after)."""
+    """Swap the synthesis network's modulated conv and bias_act, its input's layout, the heads' spectral-norm conv
+    and ``work``'s step ops for the baseline copies (restored after)."""
     from baseline import bias_act as old_bias_act
     from baseline import modconv as old_modconv
 
     from baseline import training as old_training
 
     saved = (synthesis_module.modulated_conv2d, synthesis_module.bias_act, work.step, SpectralNorm.forward,
-             SpectralConv1d.forward)
+             SpectralConv1d.forward, FourierFeatures.forward)
     synthesis_module.modulated_conv2d, synthesis_module.bias_act = old_modconv.modulated_conv2d, old_bias_act.bias_act
     SpectralNorm.forward, SpectralConv1d.forward = old_training.spectral_norm_forward, old_training.spectral_conv1d_forward
+    FourierFeatures.forward = old_training.fourier_features_forward(FourierFeatures.forward)
     work.baseline_step = work.baseline_step or BaselineStepOps()
     work.step = work.baseline_step
     try:
         yield
     finally:
         (synthesis_module.modulated_conv2d, synthesis_module.bias_act, work.step, SpectralNorm.forward,
-         SpectralConv1d.forward) = saved
+         SpectralConv1d.forward, FourierFeatures.forward) = saved
 
 
 class Workload:

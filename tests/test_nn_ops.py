@@ -131,3 +131,25 @@ def test_spectral_conv1d_matmul_path_matches_conv1d_and_its_gradients(kernel_siz
     for ours, theirs in ((gx, rx), (gw, rw), (gb, rb)):
         torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
     assert gw.stride() == sn.original.stride()  # DDP buckets expect the parameter's layout
+
+
+def test_generator_input_is_nchw_and_cpu_convs_pick_their_layout():
+    """G's Fourier-feature input is NCHW-contiguous (a permuted view would carry channels-last strides into every
+    conv, converting each weight on every call); on the CPU the modulated conv goes channels-last only where the
+    activations outweigh the weights, with the same result either way."""
+    from stylegan_t.nn.fourier import FourierFeatures
+    from stylegan_t.nn.modconv import _cpu_layout
+
+    x = FourierFeatures(8, 16, size=4, sampling_rate=4)(torch.randn(2, 8))
+    assert x.shape == (2, 16, 4, 4) and x.is_contiguous()
+    big_weight, small_weight = torch.empty(64, 64, 3, 3), torch.empty(8, 8, 3, 3)
+    act = torch.empty(2, 64, 8, 8)
+    assert _cpu_layout(act, big_weight) == torch.contiguous_format
+    assert _cpu_layout(act, small_weight) == torch.channels_last
+    torch.manual_seed(0)
+    for c, res in ((64, 4), (8, 32)):  # weight-heavy and activation-heavy
+        inp, w, s = torch.randn(2, c, res, res), torch.randn(c, c, 3, 3), torch.randn(2, c)
+        ref = F.conv2d(inp * s[:, :, None, None], w, padding=1)
+        ref = ref * (s.square() @ w.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()[:, :, None, None]
+        out = modulated_conv2d(inp, w, s, padding=1, fused=False)
+        torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)

@@ -1,6 +1,6 @@
 """Baseline copies (commit 54bde8f) for same-run A/B in benchmarks/efficiency.py: the optimisation step's
-per-tensor loops (torch's default Adam, the EMA update, the gradient finish) and the D heads' spectral-norm conv
-(autograd-derived backward, torch's conv1d)."""
+per-tensor loops (torch's default Adam, the EMA update, the gradient finish) the D heads' spectral-norm conv
+(autograd-derived backward, torch's conv1d), and the layout of G's Fourier-feature input."""
 from __future__ import annotations
 
 import torch
@@ -41,3 +41,13 @@ def spectral_conv1d_forward(self, x: torch.Tensor) -> torch.Tensor:
     with torch.autocast(device_type=x.device.type, enabled=False):
         weight = self.weight
     return self._conv_forward(x, weight, self.bias)
+
+
+def fourier_features_forward(today):
+    """``FourierFeatures.forward`` as of the baseline, built from today's: the same values in the channels-last
+    strides of the baseline's permuted view (which every conv of G then inherited)."""
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        return today(self, w).permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+
+    return forward

@@ -16,6 +16,8 @@ def _conv(x: torch.Tensor, w: torch.Tensor, *, up: int, padding: int, groups: in
     """Conv with optional x2 upsampling: transposed conv (stride ``up``) then the FIR filter."""
     if up == 1 and padding == 0 and w.shape[-2:] == (1, 1):
         return _conv1x1(x, w, groups=groups)
+    if x.device.type == "cpu" and groups == 1:
+        x = x.contiguous(memory_format=_cpu_layout(x, w))
     if up == 1:
         return F.conv2d(x, w, padding=padding, groups=groups)
     out_per_group, in_per_group, kh, kw = w.shape
@@ -29,6 +31,12 @@ def _conv(x: torch.Tensor, w: torch.Tensor, *, up: int, padding: int, groups: in
     p0 = padding + (fw + up - 1) // 2 - (kw - 1)
     p1 = padding + (fw - up) // 2 - (kw - up)
     return upfirdn2d(x, f, padding=[p0, p1, p0, p1], gain=up * up)
+
+
+def _cpu_layout(x: torch.Tensor, w: torch.Tensor) -> torch.memory_format:
+    """mkldnn runs channels-last activations without reordering them, but then converts the weight to that
+    layout on every call: worth it where the activations outweigh the weights (high resolutions, few channels)."""
+    return torch.channels_last if x.numel() > w.numel() else torch.contiguous_format
 
 
 def _conv1x1(x: torch.Tensor, w: torch.Tensor, *, groups: int) -> torch.Tensor:
