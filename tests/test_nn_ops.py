@@ -106,8 +106,8 @@ def test_bias_act_gain_and_clamp():
     assert torch.allclose(y, torch.tensor([[-0.2 * math.sqrt(2), 2 * math.sqrt(2), 256 * math.sqrt(2)]]))
 
 
-@pytest.mark.parametrize("kernel_size", [1, 9])
-def test_spectral_conv1d_matmul_path_matches_conv1d_and_its_gradients(kernel_size):
+@pytest.mark.parametrize("kernel_size,tokens", [(1, 5), (9, 5), (9, 12)])
+def test_spectral_conv1d_matmul_path_matches_conv1d_and_its_gradients(kernel_size, tokens):
     """On the CPU the heads' conv runs as unfold + matmul with a hand-written spectral-norm backward: the same
     outputs and gradients (weight and input) as ``conv1d`` on ``W / (u^T W v)`` differentiated by autograd."""
     from stylegan_t.nn.spectral import spectral_conv1d
@@ -115,7 +115,7 @@ def test_spectral_conv1d_matmul_path_matches_conv1d_and_its_gradients(kernel_siz
     torch.manual_seed(0)
     conv = spectral_conv1d(24, 16, kernel_size).eval()  # eval: no power iteration, both paths see the same u, v
     sn = conv.parametrizations.weight
-    x = torch.randn(3, 24, 5, requires_grad=True)
+    x = torch.randn(3, 24, tokens, requires_grad=True)
     y = conv(x)
     grad = torch.randn_like(y)
     gx, gw, gb = torch.autograd.grad(y, [x, sn.original, conv.bias], grad)

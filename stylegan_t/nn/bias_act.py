@@ -50,5 +50,7 @@ def bias_act(
         x = x.mul_(gain) if inplace else x * gain
         inplace = not torch.is_grad_enabled()
     if clamp is not None and clamp >= 0:
-        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
+        # hardtanh is clamp with a one-pass backward (clamp's builds masks: ~4x slower on a CPU); they differ only
+        # in the gradient at exactly +-clamp
+        x = F.hardtanh(x, -float(clamp), float(clamp), inplace=inplace)
     return x

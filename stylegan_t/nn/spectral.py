@@ -81,13 +81,16 @@ class _DivideBySigma(torch.autograd.Function):
 class SpectralConv1d(nn.Conv1d):
     """``Conv1d`` whose (parametrized) weight is computed with autocast off: sigma and the power iteration stay
     float32 under mixed precision (CUDA autocast would run ``mv`` in half precision); the conv itself autocasts.
-    On the CPU the convolution runs as one matmul over the unfolded windows (same function; forward + backward
-    ~2.5x faster than mkldnn's conv1d for the few tokens of small feature networks, equal for DINO's 197)."""
+    On the CPU, 1x1 convs and convs over fewer tokens than the kernel run as one matmul (over the unfolded
+    windows): the same function, forward + backward 1.5-2.5x faster than mkldnn's conv1d there (more tokens:
+    unfolding's backward costs more than it saves)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=x.device.type, enabled=False):
             weight = self.weight
-        if x.device.type == "cpu" and self.groups == 1 and self.stride == (1,) and self.dilation == (1,):
+        k = self.kernel_size[0]
+        plain = self.groups == 1 and self.stride == (1,) and self.dilation == (1,)
+        if x.device.type == "cpu" and plain and (k == 1 or x.shape[-1] < k):
             return self._conv_as_matmul(x, weight)
         return self._conv_forward(x, weight, self.bias)
 
@@ -99,7 +102,8 @@ class SpectralConv1d(nn.Conv1d):
         batch, channels, length = x.shape
         out, _, k = weight.shape
         tokens = length - k + 1
-        cols = x.unfold(2, k, 1).permute(0, 2, 1, 3).reshape(batch * tokens, channels * k)  # [B*N, C*k]
+        windows = x.unsqueeze(3) if k == 1 else x.unfold(2, k, 1)  # [B, C, N, k]
+        cols = windows.permute(0, 2, 1, 3).reshape(batch * tokens, channels * k)  # [B*N, C*k]
         w = weight.reshape(out, channels * k).t()
         y = cols @ w if self.bias is None else torch.addmm(self.bias, cols, w)
         return y.reshape(batch, tokens, out).transpose(1, 2)
