@@ -95,7 +95,6 @@ def baseline_ops(work: "Workload") -> Iterator[None]:
     and ``work``'s step ops for the baseline copies (restored after)."""
     from baseline import bias_act as old_bias_act
     from baseline import modconv as old_modconv
-
     from baseline import training as old_training
 
     saved = (synthesis_module.modulated_conv2d, synthesis_module.bias_act, work.step, SpectralNorm.forward,

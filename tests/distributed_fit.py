@@ -11,7 +11,7 @@ import lightning as L
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stylegan_t.training.fit import fit  # noqa: E402
+from stylegan_t.training.fit import fit, release_process_group  # noqa: E402
 from stylegan_t.training.recipe import load_recipe  # noqa: E402
 
 
@@ -55,6 +55,7 @@ def main() -> None:
     )
     torch.set_num_threads(1)
     fit(recipe, extra_callbacks=[Recorder(out)])
+    release_process_group()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stylegan_t.training.fit import fit  # noqa: E402
+from stylegan_t.training.fit import fit, release_process_group  # noqa: E402
 from stylegan_t.training.module import StyleGANT  # noqa: E402
 from stylegan_t.training.recipe import load_recipe  # noqa: E402
 
@@ -219,6 +219,7 @@ def _launch(out: Path, shards: str, strategy: str, backend: str) -> None:
     )
     torch.set_num_threads(1)
     fit(recipe, extra_callbacks=[Recorder()])
+    release_process_group()
 
 
 if __name__ == "__main__":

@@ -185,3 +185,16 @@ def test_atomic_write_gives_the_usual_file_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert (tmp_path / "last.ckpt").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600: others may read it
+
+
+def test_release_process_group_ends_a_finished_runs_group(tmp_path):
+    """The CLI's last step after a multi-process fit: the process group is destroyed (no-op without one)."""
+    import torch.distributed as dist
+
+    from stylegan_t.training.fit import release_process_group
+
+    release_process_group()  # nothing to release
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    assert dist.is_initialized()
+    release_process_group()
+    assert not dist.is_initialized()

@@ -216,3 +216,13 @@ def fit(
     # weights_only=True: a hostile checkpoint cannot run code, whatever torch's default is set to.
     trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None, weights_only=True)
     return model, trainer
+
+
+def release_process_group() -> None:
+    """Destroy the ``torch.distributed`` process group a multi-process ``fit`` created, if any. For the end of
+    a process that is done training (the CLI, launcher scripts): left to interpreter exit, gloo's threads can
+    abort the finished process ("terminate called without an active exception", seen in 2-process CPU runs)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
