@@ -55,7 +55,9 @@ def test_typos_and_wrong_types_fail_with_the_key(tmp_path):
     with pytest.raises(RecipeError, match="multiple"):
         load_recipe("lite-64", ["optim.micro_batch_size=100"])
     with pytest.raises(RecipeError, match="built-in"):
-        load_recipe(Path("no-such-recipe"))
+        load_recipe("no-such-recipe")
+    with pytest.raises(RecipeError, match="does not exist"):
+        load_recipe(Path("no-such-recipe"))  # a Path is always a file
     assert main(["config", "lite-64", "optim.batchsize=3"]) == 2  # one line on stderr, exit status 2
 
 

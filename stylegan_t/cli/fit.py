@@ -1,25 +1,23 @@
-"""``stylegan-t fit RECIPE [section.key=value ...] [--resume CKPT|last]``."""
+"""``stylegan-t fit RECIPE [section.key=value ...] [--resume CKPT|last] [--code DIR]``."""
 from __future__ import annotations
 
 import argparse
 
+from .recipe_args import add_recipe_arguments
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", help="recipe YAML path or built-in name (e.g. lite-64, tiny-cpu)")
-    parser.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. optim.batch_size=256")
+    add_recipe_arguments(parser)
     parser.add_argument("--resume", metavar="CKPT",
                         help="continue from a checkpoint; 'last' = the run's last.ckpt (if damaged: the newest "
                              "intact epoch checkpoint, with a warning)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.checkpoint_io import resolve_resume
-    from ..training.fit import check_run_dir, fit, release_process_group
+    from ..training.fit import fit, release_process_group
     from .checks import load_recipe_checked
 
     recipe = load_recipe_checked(args.recipe, args.overrides)
-    check_run_dir(recipe.run.dir)
-    resume = resolve_resume(args.resume, recipe.run.dir)  # checked before any model is built
-    fit(recipe, resume=resume)
+    fit(recipe, code=args.code, resume=args.resume)  # every check runs before anything is built or written
     release_process_group()
     return 0

@@ -1,6 +1,7 @@
 """Build the Lightning Trainer, DataModule and StyleGANT from a recipe, and run ``fit`` (with resume)."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,10 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from .callbacks import FinalCheckpoint, NonFiniteLossMonitor, SampleGrid, StopAtKimg, Throughput
-from .checkpoint_io import AtomicCheckpointIO, resolve_resume
+from ..persistence.formats import CHECKPOINT_META
+from .checkpoint_io import AtomicCheckpointIO, load_checkpoint_file, resolve_resume
+from .module_class import check_recorded_module, class_path
+from .preflight import preflight
 from .recipe import Recipe, recipe_to_yaml
 
 log = logging.getLogger(__name__)
@@ -190,28 +194,42 @@ def build_datamodule(recipe: Recipe, world_size: int) -> L.LightningDataModule:
     )
 
 
+def check_resume_module(resume: Path | None, module: str) -> None:
+    """The checkpoint to resume from was written by the class that trains now (read, never imported)."""
+    if resume is None or resume.is_dir():
+        return  # a sharded checkpoint: its metadata is read by the strategy
+    meta = load_checkpoint_file(resume, mmap=True)[CHECKPOINT_META]
+    check_recorded_module(meta.get("module"), module, source=f"checkpoint '{resume}'")
+
+
 def fit(
     recipe: Recipe,
     *,
+    module: str | type | None = None,
+    code: list[str | Path] | None = None,
     resume: str | Path | None = None,
     datamodule: L.LightningDataModule | None = None,
     extra_callbacks: list[L.Callback] | None = None,
 ):
     """Train per ``recipe``; ``resume`` continues from a checkpoint (weights, optimizers, EMA, images seen):
-    a path, or ``"last"`` for the run's ``last.ckpt`` (damaged: the newest intact epoch checkpoint, warned)."""
-    from .module import StyleGANT
-    from .preflight import preflight
+    a path, or ``"last"`` for the run's ``last.ckpt`` (damaged: the newest intact epoch checkpoint, warned).
 
-    preflight(recipe, check_data=datamodule is None)  # bad settings and missing files stop here, before any model
-    L.seed_everything(recipe.run.seed, workers=True, verbose=False)
+    ``module``: the LightningModule class (or its ``package.module:Class``) instead of ``model.module``;
+    ``code``: folders put on the import path to find it. Nothing is written before every check has passed.
+    """
+    # bad settings, missing files and a foreign checkpoint stop here, before any model and before run.dir exists
+    module_class = preflight(recipe, module=module, code=code, check_data=datamodule is None)
+    recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, module=class_path(module_class)))
     run_dir = Path(recipe.run.dir)
-    check_run_dir(run_dir)
     resume = resolve_resume(resume, run_dir)
+    check_resume_module(resume, recipe.model.module)
+    check_run_dir(run_dir)
+    L.seed_everything(recipe.run.seed, workers=True, verbose=False)
     trainer = build_trainer(recipe, extra_callbacks=extra_callbacks)
     if trainer.global_rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "recipe.yaml").write_text(recipe_to_yaml(recipe))
-    model = StyleGANT(recipe)
+    model = module_class(recipe)
     datamodule = datamodule or build_datamodule(recipe, trainer.world_size)
     # weights_only=True: a hostile checkpoint cannot run code, whatever torch's default is set to.
     trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None, weights_only=True)

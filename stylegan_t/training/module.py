@@ -7,8 +7,7 @@ Lightning's ``global_step`` (which counts both optimizers' steps).
 from __future__ import annotations
 
 import copy
-import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,6 +27,7 @@ from ..persistence.formats import CHECKPOINT_META, FROZEN, STATE_DICT
 from ..persistence.references import make_reference, open_clip_weights_file, spec_weights_file
 from .ema import GeneratorEMA
 from .init_from import load_init_weights
+from .module_class import class_path
 from .optim import make_adam
 from .recipe import Recipe, load_recipe, recipe_to_dict
 from .step_math import default_ema_kimg, ema_beta, finish_gradients, micro_batch_objective, step_seed
@@ -65,6 +65,15 @@ class StyleGANT(L.LightningModule):
 
     def build_discriminator(self) -> torch.nn.Module:
         return ProjectedDiscriminator(c_dim=self.generator.c_dim, config=self.recipe.model.discriminator)
+
+    @classmethod
+    def pretrained_files(cls, recipe: Recipe) -> dict[str, Callable[[], Any]]:
+        """``{recipe key: resolver}`` of every pretrained weights file this module loads; the preflight calls each
+        resolver before any model is built. Override it when ``build_*`` no longer loads a file the recipe names
+        (e.g. drop ``model.discriminator.feature_network.weights`` for a discriminator with its own backbone)."""
+        from .preflight import recipe_weight_files
+
+        return recipe_weight_files(recipe)
 
     def build_clip_guidance(self) -> torch.nn.Module | None:
         loss = self.recipe.loss
@@ -349,9 +358,10 @@ class StyleGANT(L.LightningModule):
             if self.generator_ema.module.mapping.text_encoder is te:
                 out["generator_ema.module.mapping.text_encoder"] = (te, spec)
         feature_network = getattr(self.discriminator, "feature_network", None)
-        if feature_network is not None:
-            fn = self.recipe.model.discriminator.feature_network
-            out["discriminator.feature_network"] = (feature_network, {"network": "feature_network", **dataclasses.asdict(fn)})
+        spec_of = getattr(self.discriminator, "feature_network_spec", None)
+        spec = spec_of() if feature_network is not None and callable(spec_of) else None
+        if spec is not None:  # a backbone built from the config; one a subclass builds itself is stored by value
+            out["discriminator.feature_network"] = (feature_network, spec)
         if self.clip_guidance is not None:
             loss = self.recipe.loss
             spec = {"network": "clip_guidance", "model": loss.clip_model, "pretrained": loss.clip_pretrained}
@@ -383,6 +393,7 @@ class StyleGANT(L.LightningModule):
         strip_frozen(checkpoint.get(STATE_DICT, {}), list(self.frozen_networks()))
         checkpoint[CHECKPOINT_META] = {
             "kind": CHECKPOINT_KIND,
+            "module": class_path(type(self)),
             "images_seen": self.images_seen,
             "samples_skipped": self.samples_skipped,
             "samples_dropped": self.samples_dropped,

@@ -1,5 +1,6 @@
 """Checks before anything expensive: the recipe, the architectures it names, every pretrained weights file
-and the local shard files. ``fit`` runs :func:`preflight` before it builds a model.
+and the local shard files. ``stylegan-t config`` runs :func:`check_recipe` (no files), ``fit`` and ``config --check-files`` run :func:`preflight`
+before any model is built.
 
 Pretrained networks (paper Sec. 3: CLIP ViT-L/14 text encoder, DINO ViT-S/16 feature network, CLIP for
 guidance; Sec. 4: Inception and CLIP for metrics) must be local files or explicitly ``random``. All missing
@@ -8,14 +9,18 @@ files are reported together in one :class:`~stylegan_t.errors.MissingWeightsErro
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingWeightsError, RecipeError
 from ..models.discriminator.feature_networks import resolve_feature_weights
 from ..models.open_clip_loader import is_known_architecture, resolve_pretrained
+from .module_class import import_module_class
 from .recipe import Recipe
+
+if TYPE_CHECKING:
+    from .module import StyleGANT
 
 
 def open_clip_networks(recipe: Recipe) -> Iterator[tuple[str, str, str, str | None]]:
@@ -70,11 +75,18 @@ def _inception_file(path: str | None) -> Path:
     return require_local_file(target, what=f"FID Inception ({INCEPTION_WEIGHTS_FILE})", how=_HOW_TO_GET_INCEPTION)
 
 
-def check_pretrained_files(recipe: Recipe) -> None:
-    """Every pretrained network of the recipe is a local file or explicitly ``random``; else ONE
-    MissingWeightsError naming each missing file, where it was looked for and how to get it."""
+def recipe_weight_files(recipe: Recipe) -> dict[str, Callable[[], Any]]:
+    """``{recipe key: resolver}`` of the weights files the stock module loads for this recipe."""
+    return dict(_weight_checks(recipe))
+
+
+def check_pretrained_files(recipe: Recipe, module_class: type[StyleGANT] | None = None) -> None:
+    """Every pretrained file the module loads (``module_class.pretrained_files``, default the stock module's) is a
+    local file or explicitly ``random``; else ONE MissingWeightsError naming each missing file, where it was
+    looked for and how to get it."""
+    files = module_class.pretrained_files(recipe) if module_class is not None else recipe_weight_files(recipe)
     problems = []
-    for key, resolve in _weight_checks(recipe):
+    for key, resolve in files.items():
         try:
             resolve()
         except MissingWeightsError as err:
@@ -123,11 +135,22 @@ def check_trainer_extra(recipe: Recipe) -> None:
         raise RecipeError(f"trainer.extra.{unknown[0]} is not a lightning.Trainer argument (unknown: {unknown})")
 
 
-def preflight(recipe: Recipe, *, check_data: bool = True) -> None:
-    """All checks before training, cheapest first; raises a :class:`~stylegan_t.errors.UserError` subclass."""
+def check_recipe(recipe: Recipe, *, module: str | type | None = None, code: Iterable[str | Path] | None = None) -> type[StyleGANT]:
+    """Every check that needs no files, the same for ``stylegan-t config`` and ``fit``: the recipe's values, the
+    Trainer arguments, the architectures it names and the LightningModule class (``module`` overrides
+    ``model.module``; ``code``: folders put on the import path first). Returns that class."""
     recipe.validate()
     check_trainer_extra(recipe)
     check_architectures(recipe)
-    check_pretrained_files(recipe)
+    return import_module_class(module if module is not None else recipe.model.module, code=code)
+
+
+def preflight(recipe: Recipe, *, module: str | type | None = None, code: Iterable[str | Path] | None = None,
+              check_data: bool = True) -> type[StyleGANT]:
+    """All checks before training, cheapest first (:func:`check_recipe`, then the module's weights files and the
+    local shards); raises a :class:`~stylegan_t.errors.UserError` subclass. Returns the module class."""
+    module_class = check_recipe(recipe, module=module, code=code)
+    check_pretrained_files(recipe, module_class)
     if check_data:
         check_shard_files(recipe)
+    return module_class

@@ -1,6 +1,7 @@
 """Recipes: OmegaConf YAMLs validated against typed dataclasses (sections model/data/optim/loss/run/eval/trainer).
 
-``load_recipe(path, overrides)`` merges schema <- YAML <- ``section.key=value`` overrides. Every section is a
+``load_recipe(path, overrides)`` merges schema <- YAML (its ``base:`` chain first, :mod:`.recipe_files`) <-
+``section.key=value`` overrides. Every section is a
 dataclass that checks itself in ``validate()`` (called by ``__post_init__``), so a typo'd key, a wrong type,
 an unknown preset or kind, or a value out of range fails at load time with one line naming the dotted key.
 Files (weights, shards) are checked before training by :mod:`stylegan_t.training.preflight`.
@@ -12,7 +13,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -22,10 +22,14 @@ from ..models.config import GeneratorConfig
 from ..models.discriminator import DiscriminatorConfig
 from ..models.generator import TRAIN_MODES
 from ..utils.validation import in_range, non_negative, one_of, positive, require
+from .module_class import STOCK_MODULE, is_class_path
+from .recipe_files import RECIPES_DIR, find_recipe, merged_recipe_file  # noqa: F401 - re-exported
 
 
 @dataclass
 class ModelSection:
+    #: the LightningModule that trains: ``package.module:Class``, a subclass of StyleGANT (docs/extending.md)
+    module: str = STOCK_MODULE
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     #: all | text_encoder | freeze64 (paper App. A: text-encoder phase, progressive growing)
@@ -37,6 +41,8 @@ class ModelSection:
         self.validate()
 
     def validate(self, where: str = "model") -> None:
+        require(is_class_path(self.module), f"{where}.module",
+                f"must be 'package.module:ClassName' (a StyleGANT subclass), got {self.module!r}")
         one_of(self.train_mode, f"{where}.train_mode", TRAIN_MODES)
         if self.train_mode == "text_encoder":
             require(bool(self.generator.text_encoder.model), f"{where}.train_mode", "'text_encoder' needs a text encoder model")
@@ -236,21 +242,6 @@ class Recipe:
                     f"({self.optim.micro_batch_size})")
 
 
-RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
-
-
-def find_recipe(name_or_path: str | Path) -> Path:
-    """A path, or the name of a built-in recipe (``lite-64`` -> ``stylegan_t/recipes/lite-64.yaml``)."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    builtin = RECIPES_DIR / f"{Path(str(name_or_path)).stem}.yaml"
-    if builtin.is_file():
-        return builtin
-    known = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
-    raise RecipeError(f"recipe {str(name_or_path)!r} is neither a file nor a built-in recipe; built-ins: {known}")
-
-
 def _one_line(err: Exception) -> str:
     """OmegaConf's messages carry a ``full_key: ...`` block; keep the first line and the key, on one line."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
@@ -259,24 +250,12 @@ def _one_line(err: Exception) -> str:
     return f"{key}: {head}" if key and key not in head else head
 
 
-def _load_yaml(path: Path) -> Any:
-    try:
-        return OmegaConf.load(path)
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(err, "problem", None) or type(err).__name__
-        raise RecipeError(f"recipe file '{path}' is not valid YAML{where}: {problem}") from None
-
-
 def load_recipe(source: str | Path | dict | None = None, overrides: list[str] | None = None) -> Recipe:
     """Schema <- YAML file / built-in name / dict <- dotlist overrides, validated; returns a typed Recipe."""
     try:
         cfg = OmegaConf.structured(Recipe)
         if source is not None:
-            loaded = OmegaConf.create(source) if isinstance(source, dict) else _load_yaml(find_recipe(source))
-            if not isinstance(loaded, type(cfg)) and loaded is not None:
-                raise RecipeError(f"recipe {source!s} must be a mapping of sections (model, data, optim, ...)")
+            loaded = OmegaConf.create(source) if isinstance(source, dict) else merged_recipe_file(source)
             cfg = OmegaConf.merge(cfg, loaded)
         if overrides:
             bad = [o for o in overrides if "=" not in o]

@@ -7,6 +7,8 @@ construction of the feature network, heads and augmentation, is an ordinary meth
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -41,6 +43,10 @@ class ProjectedDiscriminator(nn.Module):
             overrides["feature_network"], feature_network = feature_network, None
         self.config = dataclasses.replace(config or DiscriminatorConfig(), **overrides)
         self.c_dim = c_dim
+        # a backbone built from config.feature_network is stored by reference; any other one by value
+        self._backbone_from_config = (
+            feature_network is None and type(self).build_feature_network is ProjectedDiscriminator.build_feature_network
+        )
         self.feature_network = feature_network if feature_network is not None else self.build_feature_network()
         self.heads = nn.ModuleDict({name: self.build_head(name, ch) for name, ch in self.head_channels().items()})
         self.augment_pipe = self.build_augment()
@@ -63,6 +69,30 @@ class ProjectedDiscriminator(nn.Module):
     def build_augment(self) -> nn.Module:
         """Differentiable augmentation applied in training mode; default ``DiffAugment(config.diffaug)``."""
         return DiffAugment(self.config.diffaug) if self.config.diffaug else nn.Identity()
+
+    def feature_network_spec(self) -> dict[str, Any] | None:
+        """What rebuilds the frozen backbone (its config, for files and checkpoints to store it by reference), or
+        None for a backbone built otherwise (a subclass's own, or one passed in): that one is stored by value."""
+        if not self._backbone_from_config:
+            return None
+        return {"network": "feature_network", **dataclasses.asdict(self.config.feature_network)}
+
+    # --- files --------------------------------------------------------------------------------------
+
+    def save_pretrained(self, folder: str | os.PathLike) -> Path:
+        """``folder/config.json`` + ``folder/model.safetensors``: the trained heads by value, a backbone built from
+        the config by reference (its weights file and checksum), like :meth:`Generator.save_pretrained`."""
+        from ...persistence.discriminator_files import write_discriminator
+
+        return write_discriminator(folder, self)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, *, device: str | torch.device = "cpu") -> "ProjectedDiscriminator":
+        """The eval-mode discriminator of a :meth:`save_pretrained` folder, built as this class (a subclass's folder
+        is read with that subclass: ``MyD.from_pretrained(folder)``)."""
+        from ...persistence.discriminator_files import read_discriminator
+
+        return read_discriminator(folder, cls, device=device)
 
     # --- forward steps (extension points) -----------------------------------------------------------
 
