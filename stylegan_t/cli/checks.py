@@ -118,12 +118,13 @@ def check_override_keys(recipe: str, overrides: list[str]) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     from ..errors import RecipeError
-    from ..training.recipe import Recipe, find_recipe
+    from ..training.recipe import Recipe
+    from ..training.recipe_files import merged_recipe_file
 
     bad = [o for o in overrides if "=" not in o]
     if bad:
         raise RecipeError(f"overrides must look like section.key=value, got {bad}")
     try:
-        OmegaConf.merge(OmegaConf.structured(Recipe), OmegaConf.load(find_recipe(recipe)), OmegaConf.from_dotlist(overrides))
+        OmegaConf.merge(OmegaConf.structured(Recipe), merged_recipe_file(recipe), OmegaConf.from_dotlist(overrides))
     except OmegaConfBaseException as err:
         raise RecipeError(f"invalid recipe override: {err}") from None
