@@ -1,4 +1,4 @@
-"""Image helpers shared across the package: [-1, 1] floats to uint8, image grids, random crops."""
+"""Image helpers shared across the package: [-1, 1] floats to uint8 and PIL and back, image grids, random crops."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -26,6 +26,16 @@ def to_pil(images: torch.Tensor) -> list:
 
     arrays = to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()
     return [Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a) for a in arrays]
+
+
+def from_pil(images: Sequence[Any], resolution: int) -> torch.Tensor:
+    """PIL images (any mode and size) -> ``[N, 3, R, R]`` floats in [-1, 1], RGB, resized with a box filter:
+    the input a discriminator or a metric takes, the inverse of :func:`to_pil` for RGB images."""
+    import numpy as np
+    from PIL import Image
+
+    arrays = [np.asarray(img.convert("RGB").resize((resolution, resolution), Image.BOX)) for img in images]
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
 def image_grid(images: Sequence[Any] | torch.Tensor, *, cols: int) -> Any:

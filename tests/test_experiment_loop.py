@@ -182,3 +182,68 @@ def test_an_own_recipe_file_derives_from_a_built_in(tmp_path, capsys):
         for command in ("config", "fit"):
             status, err = run_cli(capsys, command, *argv)
             assert status == 2 and len(err) == 1 and text in err[0], err
+
+
+def test_docs_recipes_page_is_literally_true(tmp_path, capsys, monkeypatch):
+    """docs/recipes.md: its recipe file, its command and the output it shows."""
+    import re
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "recipes.md").read_text()
+    blocks = re.findall(r"```(\w*)\n(.*?)```", page, re.S)
+    recipe = next(body for lang, body in blocks if lang == "yaml" and body.startswith("# my-lite.yaml"))
+    command = next(body for lang, body in blocks if lang == "bash" and "my-lite.yaml --diff" in body).strip()
+    shown = next(body for lang, body in blocks if lang == "" and body.startswith("# my-lite.yaml"))
+    monkeypatch.chdir(tmp_path)
+    Path("my-lite.yaml").write_text(recipe)
+    assert main(command.split()[1:]) == 0
+    assert capsys.readouterr().out == shown
+    for text in ("recipe file 'recipes/lite64.yaml' does not exist", "did you mean 'lite-64'? built-ins: "):
+        assert text in page
+    assert main(["config", "recipes/lite64.yaml"]) == 2
+    assert "recipe file 'recipes/lite64.yaml' does not exist" in capsys.readouterr().err
+
+
+def _blocks(page: str, lang: str) -> list[str]:
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / page).read_text()
+    return [body for kind, body in re.findall(r"```(\w*)\n(.*?)```", text, re.S) if kind == lang]
+
+
+def test_docs_extending_loop_runs_as_written(shards, tmp_path, capsys, monkeypatch):
+    """docs/extending.md, literally: its classes as experiments/my_experiments.py, its recipe, its commands,
+    its reload snippet; then docs/discriminator.md's scoring snippet on the stock module's checkpoint."""
+    import shlex
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    python = _blocks("extending.md", "python")
+    usage = [b for b in python if "load_discriminator(" in b]
+    Path("experiments").mkdir()
+    Path("experiments/my_experiments.py").write_text("\n\n".join(b for b in python if b not in usage))
+    recipe = next(b for b in _blocks("extending.md", "yaml") if b.startswith("# my-recipe.yaml"))
+    Path("my-recipe.yaml").write_text(recipe)
+    shutil.copytree(shards, "data/shards")
+    commands = [shlex.split(line.split("#")[0]) for b in _blocks("extending.md", "bash") for line in b.splitlines() if line.strip()]
+    assert [c[1] for c in commands] == ["config", "fit", "fit", "export", "generate"]
+    for argv in commands:
+        if argv[1] == "fit":
+            argv += [*QUIET, "run.total_kimg=0.016" if "--resume" not in argv else "run.total_kimg=0.024"]
+        status, err = run_cli(capsys, *argv[1:])
+        assert status == 0, (argv, err)
+    assert len(list(Path("out").glob("*.png"))) == 2
+    scope: dict = {}
+    exec(usage[0], scope)  # noqa: S102 - the doc's own snippet
+    assert type(scope["D"]).__name__ == "ResNetD"
+
+    # docs/discriminator.md: score a real image with the stock module's trained D
+    status, err = run_cli(capsys, "fit", "tiny-cpu", "data.urls=data/shards", "run.dir=runs/mine", *QUIET, "run.total_kimg=0.008")
+    assert status == 0, err
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), (200, 30, 30)).save("photo.png")
+    snippet = next(b for b in _blocks("discriminator.md", "python") if "load_discriminator(ckpt)" in b)
+    scope = {}
+    exec(snippet, scope)  # noqa: S102
+    assert scope["logits"].shape[0] == 1 and torch.isfinite(scope["logits"]).all()
+    capsys.readouterr()

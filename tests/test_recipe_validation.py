@@ -224,3 +224,43 @@ def test_fit_command_exits_2_with_one_line_for_each_bad_setting(override, names,
     lines = [line for line in err.splitlines() if line.strip()]
     assert status == 2 and time.perf_counter() - start < 10
     assert len(lines) == 1 and "Traceback" not in err and names in lines[0], err
+
+
+#: settings that pass the recipe's own types and ranges but not the checks of the whole run (no files needed)
+RUN_LEVEL_BAD = [
+    ("trainer.extra={max_tme: 5}", "trainer.extra.max_tme"),
+    ("model.generator.text_encoder.model=ViT-L-14-quickgel", "model.generator.text_encoder.model"),
+    ("model.discriminator.feature_network.model=vit_smol", "model.discriminator.feature_network.model"),
+    ("model.module=os:system", "model.module"),
+    ("model.module=no_such_package.experiments:MyGAN", "--code"),
+    ("model.module=not a class path", "model.module"),
+]
+
+
+@pytest.mark.parametrize("override,names", BAD_OVERRIDES + RUN_LEVEL_BAD, ids=[o for o, _ in BAD_OVERRIDES + RUN_LEVEL_BAD])
+def test_config_and_fit_refuse_the_same_settings_with_the_same_line(override, names, capsys, tmp_path):
+    from stylegan_t.cli.main import main
+
+    said = {}
+    for command in ("config", "fit"):
+        status = main([command, "lite-64", override, f"run.dir={tmp_path / 'run'}"])
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert status == 2 and len(lines) == 1 and names in lines[0], (command, lines)
+        said[command] = lines[0].removeprefix(f"stylegan-t {command}: ")
+    assert said["config"] == said["fit"]
+    assert not (tmp_path / "run").exists()  # nothing written by a refused run
+
+
+def test_config_check_files_runs_the_preflight(weights, tmp_path, capsys):
+    from stylegan_t.cli.main import main
+
+    weights("ViT-L-14-quickgelu-openai.pt")
+    (tmp_path / "000.tar").write_bytes(b"")
+    argv = ["config", "lite-64", f"data.urls={tmp_path}/000.tar"]
+    assert main(argv) == 0  # files are not read without --check-files
+    capsys.readouterr()
+    assert main([*argv, "--check-files"]) == 2
+    err = capsys.readouterr().err
+    assert "model.discriminator.feature_network.weights" in err and str(weights.folder / "dino_vits16.pth") in err
+    weights("dino_vits16.pth")
+    assert main([*argv, "--check-files"]) == 0

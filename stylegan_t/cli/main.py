@@ -128,7 +128,10 @@ def run_command(name: str, rest: list[str]) -> int:
     parser.add_argument("--debug", action="store_true",
                         help=f"show the traceback of user errors too (or set {DEBUG_ENV}=1)")
     module.add_arguments(parser)
-    args = parser.parse_args(rest)
+    try:  # options and positionals in any order: `fit my.yaml --code dir/ optim.batch_size=8`
+        args = parser.parse_intermixed_args(rest)
+    except TypeError:  # a parser argparse cannot intermix (e.g. an argparse.REMAINDER positional)
+        args = parser.parse_args(rest)
     return int(module.run(args) or 0)
 
 
