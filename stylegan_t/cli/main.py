@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("stylegan_t.cli.generate", "generate images from prompts with a trained or exported generator"),
     "interpolate": ("stylegan_t.cli.interpolate", "interpolate between seeds or prompts into a GIF, MP4 or frames"),
     "export": ("stylegan_t.cli.export", "export the EMA generator of a training checkpoint to safetensors"),
+    "consolidate": ("stylegan_t.cli.consolidate", "write one checkpoint file from a sharded (FSDP) checkpoint folder"),
     "convert-official": ("stylegan_t.cli.convert_official", "convert an original StyleGAN-T generator state dict"),
     "eval": ("stylegan_t.cli.eval", "compute FID / CLIP score over truncation values"),
     "make-shards": ("stylegan_t.cli.make_shards", "write WebDataset shards from images with captions"),

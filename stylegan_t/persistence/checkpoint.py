@@ -70,8 +70,12 @@ def checkpoint_meta(ckpt: Any, *, path: str | os.PathLike) -> dict[str, Any]:
 
 
 def read_training_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
-    """A training checkpoint's dict (checked to be one): ``state_dict``, ``hyper_parameters``, ``stylegan_t``, ..."""
-    ckpt = torch_load(path, map_location=map_location, mmap=mmap)
+    """A training checkpoint's dict (checked to be one): ``state_dict``, ``hyper_parameters``, ``stylegan_t``, ...
+
+    A sharded checkpoint folder (``strategy: fsdp``) reads the same, on one process (:mod:`.sharded`)."""
+    from .sharded import is_sharded_checkpoint, read_sharded_checkpoint
+
+    ckpt = read_sharded_checkpoint(path) if is_sharded_checkpoint(path) else torch_load(path, map_location=map_location, mmap=mmap)
     checkpoint_meta(ckpt, path=path)
     return ckpt
 

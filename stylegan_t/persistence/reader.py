@@ -11,6 +11,7 @@ from ..models.generator import Generator
 from .checkpoint import generator_part, read_training_checkpoint
 from .formats import CHECKPOINT_META, EXPECTED
 from .generator_files import build_generator, check_exists, parse_generator_config, read_record, read_tensors, sniff
+from .sharded import is_sharded_checkpoint
 from .strict import CheckpointLoadError
 
 
@@ -23,7 +24,7 @@ def read_generator_and_info(
     """
     path = Path(path)
     check_exists(path)
-    kind = sniff(path)
+    kind = "torch" if is_sharded_checkpoint(path) else sniff(path)
     if kind in ("pretrained", "safetensors"):
         record = read_record(path)
         config = parse_generator_config(record["generator_config"], source=f"'{path}'")

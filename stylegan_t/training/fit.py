@@ -9,8 +9,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from .callbacks import FinalCheckpoint, NonFiniteLossMonitor, SampleGrid, StopAtKimg, Throughput
 from ..persistence.formats import CHECKPOINT_META
+from .callbacks import FinalCheckpoint, NonFiniteLossMonitor, SampleGrid, StopAtKimg, Throughput
 from .checkpoint_io import AtomicCheckpointIO, load_checkpoint_file, resolve_resume
 from .module_class import check_recorded_module, class_path
 from .preflight import preflight
@@ -194,12 +194,23 @@ def build_datamodule(recipe: Recipe, world_size: int) -> L.LightningDataModule:
     )
 
 
-def check_resume_module(resume: Path | None, module: str) -> None:
-    """The checkpoint to resume from was written by the class that trains now (read, never imported)."""
-    if resume is None or resume.is_dir():
-        return  # a sharded checkpoint: its metadata is read by the strategy
-    meta = load_checkpoint_file(resume, mmap=True)[CHECKPOINT_META]
-    check_recorded_module(meta.get("module"), module, source=f"checkpoint '{resume}'")
+def resume_meta(resume: Path) -> dict[str, Any]:
+    """The ``stylegan_t`` entry of the checkpoint to resume from (a file or a sharded folder's ``meta.pt``)."""
+    from ..persistence.checkpoint import checkpoint_meta, torch_load
+    from ..persistence.sharded import META_FILE, is_sharded_checkpoint
+
+    if is_sharded_checkpoint(resume):
+        return checkpoint_meta(torch_load(resume / META_FILE), path=resume)
+    return load_checkpoint_file(resume, mmap=True)[CHECKPOINT_META]
+
+
+def finished_message(recipe: Recipe, images_seen: int) -> str | None:
+    """Why a resumed run has nothing left to train, or None."""
+    total = round(recipe.run.total_kimg * 1000)
+    if images_seen < total:
+        return None
+    return (f"the checkpoint has already seen {images_seen} of run.total_kimg={recipe.run.total_kimg:g} "
+            f"({total} images): nothing to train; raise run.total_kimg to continue")
 
 
 def fit(
@@ -216,13 +227,20 @@ def fit(
 
     ``module``: the LightningModule class (or its ``package.module:Class``) instead of ``model.module``;
     ``code``: folders put on the import path to find it. Nothing is written before every check has passed.
+    Returns ``(module, trainer)``, or ``(None, None)`` when ``resume`` has already reached ``run.total_kimg``.
     """
     # bad settings, missing files and a foreign checkpoint stop here, before any model and before run.dir exists
     module_class = preflight(recipe, module=module, code=code, check_data=datamodule is None)
     recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, module=class_path(module_class)))
     run_dir = Path(recipe.run.dir)
     resume = resolve_resume(resume, run_dir)
-    check_resume_module(resume, recipe.model.module)
+    if resume is not None:
+        meta = resume_meta(resume)
+        check_recorded_module(meta.get("module"), recipe.model.module, source=f"checkpoint '{resume}'")
+        finished = finished_message(recipe, int(meta.get("images_seen", 0)))
+        if finished:
+            log.warning(finished)
+            return None, None
     check_run_dir(run_dir)
     L.seed_everything(recipe.run.seed, workers=True, verbose=False)
     trainer = build_trainer(recipe, extra_callbacks=extra_callbacks)
