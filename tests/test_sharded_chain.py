@@ -86,8 +86,11 @@ def test_a_hostile_sharded_folder_runs_no_code(tmp_path, capsys):
     import pickle
 
     (folder / ".metadata").write_bytes(pickle.dumps(Hostile()))
-    for argv in (["export", str(folder), str(tmp_path / "g.safetensors")], ["consolidate", str(folder), str(tmp_path / "one.ckpt")]):
+    (tmp_path / "000.tar").write_bytes(b"")
+    resume = ["fit", "tiny-cpu", f"data.urls={tmp_path / '000.tar'}", f"run.dir={tmp_path / 'run'}", "--resume", str(folder)]
+    for argv in (["export", str(folder), str(tmp_path / "g.safetensors")], ["consolidate", str(folder), str(tmp_path / "one.ckpt")],
+                 resume):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "not part of a checkpoint index" in err[0], err
-    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "one.ckpt").exists()
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "one.ckpt").exists() and not (tmp_path / "run").exists()

@@ -121,8 +121,8 @@ def _report(name: str, err: BaseException, debug: bool) -> int:
     return USER_ERROR
 
 
-def run_command(name: str, rest: list[str]) -> int:
-    """Parse ``rest`` with the command's options and run it."""
+def parse_command(name: str, rest: list[str]) -> tuple[object, argparse.Namespace]:
+    """(the command's module, ``rest`` parsed with its options); a usage error exits 2 with one line."""
     module_name, help_ = COMMANDS[name]
     module = importlib.import_module(module_name)
     parser = OneLineParser(prog=f"stylegan-t {name}", description=help_)
@@ -130,9 +130,14 @@ def run_command(name: str, rest: list[str]) -> int:
                         help=f"show the traceback of user errors too (or set {DEBUG_ENV}=1)")
     module.add_arguments(parser)
     try:  # options and positionals in any order: `fit my.yaml --code dir/ optim.batch_size=8`
-        args = parser.parse_intermixed_args(rest)
+        return module, parser.parse_intermixed_args(rest)
     except TypeError:  # a parser argparse cannot intermix (e.g. an argparse.REMAINDER positional)
-        args = parser.parse_args(rest)
+        return module, parser.parse_args(rest)
+
+
+def run_command(name: str, rest: list[str]) -> int:
+    """Parse ``rest`` with the command's options and run it."""
+    module, args = parse_command(name, rest)
     return int(module.run(args) or 0)
 
 

@@ -63,26 +63,19 @@ def read_index(path: Path) -> Any:
         raise CheckpointLoadError(f"'{path / INDEX_FILE}' is not a readable checkpoint index ({err})") from None
 
 
-def read_sharded_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """``meta.pt`` plus the full model ``state_dict`` of a sharded checkpoint folder, on this process alone."""
+def _load(path: Path, index: Any, keys: set[str] | None) -> dict[str, Any]:
+    """Items of a sharded checkpoint (``keys``: top-level names or flattened keys; None = all) on this process;
+    tensors through torch's weights-only loader, other items through ``torch.load(weights_only=True)``."""
     from torch.distributed.checkpoint import FileSystemReader
     from torch.distributed.checkpoint.default_planner import _EmptyStateDictLoadPlanner, set_element
     from torch.distributed.checkpoint.state_dict_loader import _load_state_dict
-
-    from .checkpoint import torch_load
-
-    path = Path(path)
-    ckpt = torch_load(path / META_FILE)
-    if not isinstance(ckpt, dict):
-        raise CheckpointLoadError(f"'{path / META_FILE}' is not a checkpoint's metadata dict")
-    index = read_index(path)
 
     class Reader(FileSystemReader):
         def read_metadata(self, *args: Any, **kwargs: Any) -> Any:
             return index
 
     class Planner(_EmptyStateDictLoadPlanner):
-        def load_bytes(self, read_item: Any, value: io.BytesIO) -> None:  # non-tensor items: plain data only
+        def load_bytes(self, read_item: Any, value: io.BytesIO) -> None:  # torch's own default allows any pickle
             obj = torch.load(value, weights_only=True)
             if self.flatten_state_dict:
                 set_element(self.original_state_dict, self.mappings[read_item.dest_index.fqn], obj)
@@ -91,9 +84,33 @@ def read_sharded_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
     state: dict[str, Any] = {}
     try:
-        _load_state_dict(state, storage_reader=Reader(path), planner=Planner(keys={STATE_DICT}), no_dist=True)
-    except Exception as err:  # a missing or truncated shard file, an index that does not fit the files
+        _load_state_dict(state, storage_reader=Reader(path), planner=Planner(keys=keys), no_dist=True)
+    except Exception as err:  # a missing or truncated shard file, an item that is not plain data
         first = " ".join(str(err).split())[:200]
         raise CheckpointLoadError(f"sharded checkpoint '{path}' could not be read ({type(err).__name__}: {first})") from None
+    return state
+
+
+def verify_sharded_checkpoint(path: str | os.PathLike) -> None:
+    """Before Lightning resumes from a folder (it unpickles the index and non-tensor items with plain pickle):
+    prove that the index and every non-tensor item are plain data. Tensors are not read."""
+    from torch.distributed.checkpoint.metadata import BytesStorageMetadata
+
+    path = Path(path)
+    index = read_index(path)
+    plain = {key for key, item in index.state_dict_metadata.items() if isinstance(item, BytesStorageMetadata)}
+    if plain:
+        _load(path, index, plain)
+
+
+def read_sharded_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """``meta.pt`` plus the full model ``state_dict`` of a sharded checkpoint folder, on this process alone."""
+    from .checkpoint import torch_load
+
+    path = Path(path)
+    ckpt = torch_load(path / META_FILE)
+    if not isinstance(ckpt, dict):
+        raise CheckpointLoadError(f"'{path / META_FILE}' is not a checkpoint's metadata dict")
+    state = _load(path, read_index(path), {STATE_DICT})
     ckpt[STATE_DICT] = dict(state.get(STATE_DICT, {}))
     return ckpt

@@ -197,9 +197,10 @@ def build_datamodule(recipe: Recipe, world_size: int) -> L.LightningDataModule:
 def resume_meta(resume: Path) -> dict[str, Any]:
     """The ``stylegan_t`` entry of the checkpoint to resume from (a file or a sharded folder's ``meta.pt``)."""
     from ..persistence.checkpoint import checkpoint_meta, torch_load
-    from ..persistence.sharded import META_FILE, is_sharded_checkpoint
+    from ..persistence.sharded import META_FILE, is_sharded_checkpoint, verify_sharded_checkpoint
 
     if is_sharded_checkpoint(resume):
+        verify_sharded_checkpoint(resume)  # Lightning reads the folder with plain pickle: prove it is plain data first
         return checkpoint_meta(torch_load(resume / META_FILE), path=resume)
     return load_checkpoint_file(resume, mmap=True)[CHECKPOINT_META]
 
