@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for a CUDA machine (< 8 minutes, nothing installed or downloaded): the paper-recipe rehearsal,
 # training throughput with bf16 + compile under DDP and FSDP2 (one process each), and generation latency of
-# `full` at 512 px (bf16, batch 1 and 16). Prints each figure and writes OUT/performance-table.md for
+# `full` at 512 px (bf16, batch 1 and 16), and the training memory of lite-64 and full-64 at real size (peak at the
+# recipe's micro-batch, the largest micro-batch that fits). Prints each figure and writes OUT/performance-table.md for
 # docs/performance.md.
 #
 #   bash benchmarks/gpu.sh [--out DIR] [--recipe lite-64]
@@ -73,6 +74,13 @@ done
 echo "== 3. generation latency (bf16)"
 "$PY" "$HERE/benchmarks/generate_latency.py" "${LAT_ARGS[@]}" --precision bf16 --json "$RESULTS"
 
+echo "== 4. training memory at real size (random weights): peak at the recipe's micro-batch, largest that fits"
+if [ "$MODE" = gpu ]; then
+  "$PY" "$HERE/benchmarks/train_memory.py" lite-64 full-64 --max 512 --json "$RESULTS"
+else
+  "$PY" "$HERE/benchmarks/train_memory.py" tiny-cpu --device cpu --max 8 --json "$RESULTS"
+fi
+
 "$PY" - "$RESULTS" "$OUT/performance-table.md" "$MODE" <<'EOF'
 import json, platform, sys
 import torch
@@ -85,6 +93,9 @@ out += [f"| {r['label']} | {r['precision']} | {r['compile']} | {r['batch']} | {r
 out += ["", "| generation | batch | precision | latency ms | images/s | peak MiB |", "|---|---|---|---|---|---|"]
 out += [f"| {r['preset']} {r['resolution']} px | {r['batch']} | {r['precision']} | {r['latency_ms']:.1f} | "
         f"{r['images_per_s']:.2f} | {r['peak_mib']:.0f} |" for r in rows if "latency_ms" in r]
+out += ["", "| training memory (one iteration, bf16) | micro-batch | peak MiB | largest micro-batch that fits |", "|---|---|---|---|"]
+out += [f"| {r['recipe']} | {r['micro_batch']} | {'n/a' if r['peak_mib'] is None or r['peak_mib'] != r['peak_mib'] else round(r['peak_mib'])} | "
+        f"{r['largest_micro_batch']}{'+' if r['capped'] else ''} |" for r in rows if "largest_micro_batch" in r]
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
 print("\n".join(out))
 EOF

@@ -26,8 +26,11 @@ def test_gpu_sh_dry_run_writes_the_performance_table(tmp_path):
     assert all(r["images_per_s"] > 0 and r["precision"] == "bf16-mixed" and r["peak_mib"] > 0 for r in training)
     latency = [r for r in rows if "latency_ms" in r]
     assert [r["batch"] for r in latency] == [1, 2] and all(r["latency_ms"] > 0 for r in latency)
+    memory = [r for r in rows if "largest_micro_batch" in r]
+    assert [(r["recipe"], r["micro_batch"], r["largest_micro_batch"]) for r in memory] == [("tiny-cpu", 4, 8)]
     table = (tmp_path / "performance-table.md").read_text()
     assert "| tiny-cpu ddp | bf16-mixed |" in table and "| tiny 32 px | 1 | bf16 |" in table
+    assert "| tiny-cpu | 4 | n/a | 8+ |" in table
 
 
 def test_gpu_sh_rejects_unknown_arguments(tmp_path):
