@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..utils.local_files import HF_HUB, RANDOM, MissingWeightsError, find_in_weights_dir, hf_snapshot
-from ..utils.weight_files import check_fits, read_weight_shapes, read_weights
+from ..utils.weight_files import check_fits, load_fitting, read_weight_shapes, read_weights
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 LOCAL_DIR = "local-dir:"
@@ -180,9 +180,7 @@ def create_open_clip(model: str, weights: str | None = None) -> tuple[nn.Module,
     clip = build_architecture(model)
     if weights is not None:
         what = f"open_clip '{model}' weights"
-        state = prepare_state(clip, read_weights(weights, what=what))
-        check_fits(state, clip.state_dict(), source=f"'{weights}'", what=what)
-        clip.load_state_dict(state, strict=True)
+        load_fitting(clip, prepare_state(clip, read_weights(weights, what=what)), source=f"'{weights}'", what=what)
     config = shipped_config(model)
     if config is not None:
         return clip, open_clip.SimpleTokenizer(context_length=config["text_cfg"]["context_length"])

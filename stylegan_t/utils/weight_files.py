@@ -24,7 +24,7 @@ from ..errors import MissingWeightsError, WeightsFileError
 
 __all__ = [
     "SAFETENSORS", "TORCH_ZIP", "TORCH_PICKLE", "weights_format", "read_weights", "read_weight_shapes",
-    "shape_differences", "check_fits", "state_sha256", "weights_sha256",
+    "shape_differences", "check_fits", "load_fitting", "state_sha256", "weights_sha256",
 ]
 
 SAFETENSORS, TORCH_ZIP, TORCH_PICKLE = "safetensors", "torch zip archive", "legacy torch pickle"
@@ -37,7 +37,7 @@ _SAFETENSORS_DTYPES = {
     "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
     "BOOL": torch.bool,
 }
-_digests: dict[tuple[str, int, int], str] = {}
+_digests: dict[tuple[str, int, int, int], str] = {}
 
 
 def weights_format(path: str | os.PathLike) -> str | None:
@@ -107,7 +107,9 @@ def unwrap(obj: Any, *, path: Path, what: str, strip: Sequence[str] = ("module."
     return state
 
 
-def read_weights(path: str | os.PathLike, *, what: str = "weights", mmap: bool = False, strip: Sequence[str] = ("module.",)) -> dict[str, torch.Tensor]:
+def read_weights(
+    path: str | os.PathLike, *, what: str = "weights", mmap: bool = False, strip: Sequence[str] = ("module.",)
+) -> dict[str, torch.Tensor]:
     """The state dict of a weights file in any of the three containers (see :func:`unwrap`); ``mmap`` maps a
     torch archive's tensor bytes instead of reading them. Raises :class:`WeightsFileError` in one line."""
     p = _existing_file(path, what)
@@ -180,6 +182,13 @@ def check_fits(found: Mapping[str, torch.Tensor], expected: Mapping[str, torch.T
         )
 
 
+def load_fitting(module: torch.nn.Module, state: Mapping[str, torch.Tensor], *, source: str, what: str) -> None:
+    """Copy a weights file's ``state`` into ``module`` after :func:`check_fits` (dtypes cast to the module's)."""
+    own = module.state_dict()
+    check_fits(state, own, source=source, what=what)
+    module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+
+
 def state_sha256(state: Mapping[str, torch.Tensor] | Iterable[tuple[str, torch.Tensor]]) -> str:
     """sha256 over tensors (name, dtype, shape, bytes) in key order: the same weights give the same digest in any
     container or module."""
@@ -211,17 +220,17 @@ def _file_tensors_sha256(path: Path) -> str:
 
 
 def weights_sha256(path: str | os.PathLike) -> str:
-    """:func:`state_sha256` of a weights file's state dict, computed once per (file, size, mtime): kept in memory
+    """:func:`state_sha256` of a weights file's state dict, computed once per (file, size, mtime, inode): kept in memory
     and in a sidecar ``<file>.tensors-sha256.json`` beside it (skipped where the folder is read-only)."""
     p = _existing_file(path, "weights")
     stat = p.stat()
-    key = (str(p.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = (str(p.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
     if key in _digests:
         return _digests[key]
     sidecar = p.with_name(p.name + DIGEST_SUFFIX)
     try:
         cached = json.loads(sidecar.read_text())
-        if cached.get("size") == stat.st_size and cached.get("mtime_ns") == stat.st_mtime_ns:
+        if [cached.get("size"), cached.get("mtime_ns"), cached.get("inode")] == [stat.st_size, stat.st_mtime_ns, stat.st_ino]:
             _digests[key] = str(cached["tensors_sha256"])
             return _digests[key]
     except (OSError, ValueError, KeyError, AttributeError):
@@ -230,7 +239,7 @@ def weights_sha256(path: str | os.PathLike) -> str:
     _digests[key] = value
     try:
         tmp = sidecar.with_name(sidecar.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "tensors_sha256": value}))
+        tmp.write_text(json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino, "tensors_sha256": value}))
         os.replace(tmp, sidecar)
     except OSError:
         pass

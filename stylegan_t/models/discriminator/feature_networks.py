@@ -160,12 +160,9 @@ class ViTFeatureNetwork(FeatureNetwork):
         self.freeze()
 
     def load_backbone_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str) -> None:
-        from ...utils.weight_files import check_fits
+        from ...utils.weight_files import load_fitting
 
-        state = vit_backbone_state(state)
-        own = self.vit.state_dict()
-        check_fits(state, own, source=source, what=f"feature network '{self.model_name}' (timm) weights")
-        self.vit.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+        load_fitting(self.vit, vit_backbone_state(state), source=source, what=f"feature network '{self.model_name}' (timm) weights")
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """``[-1, 1]`` images -> area resize to ``input_size`` -> normalized with ``mean`` / ``std``."""
@@ -274,10 +271,9 @@ class ConvFeatureNetwork(FeatureNetwork):
         self.freeze()
 
     def load_backbone_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str) -> None:
-        from ...utils.weight_files import check_fits
+        from ...utils.weight_files import load_fitting
 
-        check_fits(state, self.state_dict(), source=source, what="conv feature network weights")
-        self.load_state_dict(dict(state), strict=True)
+        load_fitting(self, state, source=source, what="conv feature network weights")
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if x.shape[-2:] != (self.input_size, self.input_size):
