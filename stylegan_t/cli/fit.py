@@ -14,12 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..training.checkpoint_io import resolve_resume
-    from ..training.fit import check_run_dir, fit, release_process_group
+    from ..training.fit import fit, release_process_group
     from .checks import load_recipe_checked
 
     recipe = load_recipe_checked(args.recipe, args.overrides)
-    check_run_dir(recipe.run.dir)
     resume = resolve_resume(args.resume, recipe.run.dir)  # checked before any model is built
+    # fit checks run.dir (creating it) only after its preflight passed: a failed check leaves no run folder behind
     fit(recipe, resume=resume)
     release_process_group()
     return 0

@@ -134,10 +134,11 @@ def resolve_pretrained(model: str, pretrained: str | None, *, weights_dir: str |
     )
 
 
-def build_architecture(model: str, *, device: str | torch.device = "cpu") -> nn.Module:
+def build_architecture(model: str, *, device: str | torch.device | None = None) -> nn.Module:
     """The open_clip model ``model`` names, randomly initialised (``device="meta"``: shapes only, no memory)."""
     import open_clip
 
+    device = device or torch.get_default_device()
     config = shipped_config(model)
     if config is not None:
         with torch.device(device):

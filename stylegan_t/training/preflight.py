@@ -16,6 +16,7 @@ from ..errors import MissingWeightsError, RecipeError
 from ..models.discriminator.feature_networks import resolve_feature_weights
 from ..models.open_clip_loader import is_known_architecture, resolve_pretrained
 from .recipe import Recipe
+from .weight_checks import check_weight_contents
 
 
 def open_clip_networks(recipe: Recipe) -> Iterator[tuple[str, str, str, str | None]]:
@@ -129,5 +130,6 @@ def preflight(recipe: Recipe, *, check_data: bool = True) -> None:
     check_trainer_extra(recipe)
     check_architectures(recipe)
     check_pretrained_files(recipe)
+    check_weight_contents(recipe)  # what the files hold fits the architectures (cheap reads, meta-device models)
     if check_data:
         check_shard_files(recipe)

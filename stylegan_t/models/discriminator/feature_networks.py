@@ -73,11 +73,11 @@ def vit_backbone_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Ten
     return {k: v for k, v in state.items() if not k.startswith("head.")}
 
 
-def vit_architecture(model: str, timm_kwargs: Mapping[str, Any] | None = None, *, device: str = "cpu") -> nn.Module:
+def vit_architecture(model: str, timm_kwargs: Mapping[str, Any] | None = None, *, device: str | None = None) -> nn.Module:
     """The timm ViT of a feature network without classifier, randomly initialised (``device="meta"``: shapes only)."""
     import timm
 
-    with torch.device(device):  # pretrained=False always: weights only ever come from a local file
+    with torch.device(device or torch.get_default_device()):  # pretrained=False always: weights only from a local file
         return timm.create_model(model, pretrained=False, num_classes=0, **dict(timm_kwargs or {}))
 
 
