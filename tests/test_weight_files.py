@@ -93,7 +93,7 @@ def test_docs_vit_l14_steps_work_literally_with_a_tiny_clip(tmp_path, monkeypatc
             if line.startswith("pip install"):
                 continue
             if line.startswith("python -c") and "create_model" in line:  # the download: what open_clip fetches
-                assert f"cache_dir='clip_cache'" in line
+                assert "cache_dir='clip_cache'" in line
                 data = safetensors_bytes(state, tmp_path / "download.safetensors")
                 write_hub_cache(work / "clip_cache", HUB_ID, {"open_clip_model.safetensors": data})
                 continue
@@ -262,10 +262,17 @@ def test_preflight_names_the_file_and_first_keys_that_differ_before_any_model(tm
 
 
 def test_preflight_checks_inception_and_init_from(tmp_path, tiny_state):
+    import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
+
     from stylegan_t.persistence import CHECKPOINT_KIND
     from stylegan_t.training.recipe import load_recipe
     from stylegan_t.training.weight_checks import check_weight_contents, expected_module_shapes, inception_shapes
 
+    with pytest.MonkeyPatch.context() as patch:  # torch-fidelity's own network, built once without any weights
+        patch.setattr(tf_inception, "load_state_dict_from_url", lambda *a, **k: {})
+        patch.setattr(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None)
+        real = tf_inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    assert {k: tuple(v.shape) for k, v in inception_shapes().items()} == {k: tuple(v.shape) for k, v in real.state_dict().items()}
     inception = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
     torch.save({k: torch.zeros(v.shape) for k, v in inception_shapes().items()}, inception)
     base = [f"data.urls={tmp_path}", f"run.dir={tmp_path / 'run'}", "eval.every_kimg=1", f"eval.inception_weights={inception}"]
