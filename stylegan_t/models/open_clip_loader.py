@@ -116,7 +116,7 @@ def resolve_pretrained(model: str, pretrained: str | None, *, weights_dir: str |
             raise MissingWeightsError(f"'{pretrained}' in the local cache ('{snapshot}') has none of {OPEN_CLIP_FILE_NAMES}")
         return str(weights)
     path = Path(pretrained).expanduser()
-    if path.suffix in _WEIGHT_SUFFIXES or os.sep in pretrained or path.exists():
+    if path.suffix in _WEIGHT_SUFFIXES or os.sep in pretrained:
         if path.is_dir():
             weights = folder_weights(path)
             if weights is None:

@@ -143,13 +143,14 @@ def anchors_of(path: str | os.PathLike) -> list[Path]:
 def relocate(value: str | None, anchors: list[Path]) -> str | None:
     """``value`` (a path, ``local-dir:<path>`` or a tag) with a relative path that does not exist from the working
     directory replaced by the first anchor folder under which it exists; anything else unchanged."""
-    from ..models.open_clip_loader import LOCAL_DIR
+    from ..models.open_clip_loader import _WEIGHT_SUFFIXES, LOCAL_DIR
 
     if not value:
         return value
     prefix = LOCAL_DIR if value.startswith(LOCAL_DIR) else ""
     rel = Path(value[len(prefix):]).expanduser()
-    if rel.is_absolute() or rel.exists() or (not prefix and os.sep not in value):
+    is_tag = not prefix and os.sep not in value and rel.suffix not in _WEIGHT_SUFFIXES
+    if is_tag or rel.is_absolute() or rel.exists():
         return value
     for anchor in anchors:
         if (anchor / rel).exists():
