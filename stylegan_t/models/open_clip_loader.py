@@ -33,7 +33,6 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 LOCAL_DIR = "local-dir:"
 #: open_clip's own weight file names in a model folder (its Hugging Face hub layout), in order of preference
 OPEN_CLIP_FILE_NAMES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-_WEIGHT_FILES_IN_DIR = OPEN_CLIP_FILE_NAMES
 SHIPPED_CONFIGS = Path(__file__).with_name("open_clip_configs")
 
 HOW_TO_GET_WEIGHTS = (
@@ -51,7 +50,7 @@ HOW_FOLDER = (
 
 def how_to_get(model: str) -> str:
     """What to tell a user whose weights for ``model`` are missing: a folder model is theirs, a named one is downloaded."""
-    return HOW_FOLDER if model.startswith((LOCAL_DIR, HF_HUB)) or shipped_config(model) is not None else HOW_TO_GET_WEIGHTS
+    return HOW_FOLDER if model.startswith((LOCAL_DIR, HF_HUB)) else HOW_TO_GET_WEIGHTS
 
 
 def shipped_config(model: str) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from typing import Any
 from torch import nn
 
 from ..errors import CheckpointError, MissingWeightsError
+from ..utils.local_files import HF_HUB
 from ..utils.weight_files import state_sha256, weights_sha256
 
 _CHUNK = 16 << 20
@@ -145,7 +146,7 @@ def relocate(value: str | None, anchors: list[Path]) -> str | None:
     directory replaced by the first anchor folder under which it exists; anything else unchanged."""
     from ..models.open_clip_loader import _WEIGHT_SUFFIXES, LOCAL_DIR
 
-    if not value:
+    if not value or value.startswith(HF_HUB):
         return value
     prefix = LOCAL_DIR if value.startswith(LOCAL_DIR) else ""
     rel = Path(value[len(prefix):]).expanduser()
