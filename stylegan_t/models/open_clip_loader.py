@@ -18,6 +18,7 @@ touching open_clip's global model registry.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -144,8 +145,17 @@ def build_architecture(model: str, *, device: str | torch.device | None = None) 
             return open_clip.CLIP(**config)
     folder = model_folder(model)
     name = f"{LOCAL_DIR}{folder}" if folder is not None else model
-    with torch.device(device):
-        return open_clip.create_model(name, pretrained=None, load_weights=False, device=device)
+    root = logging.getLogger()
+    root.addFilter(_no_random_init_warning)  # weights, if any, are loaded by the caller: not "initialized randomly"
+    try:
+        with torch.device(device):
+            return open_clip.create_model(name, pretrained=None, load_weights=False, device=device)
+    finally:
+        root.removeFilter(_no_random_init_warning)
+
+
+def _no_random_init_warning(record: logging.LogRecord) -> bool:
+    return "initialized randomly" not in record.getMessage()
 
 
 def prepare_state(clip: nn.Module, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
