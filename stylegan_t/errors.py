@@ -20,3 +20,7 @@ class MissingWeightsError(UserError, FileNotFoundError):
 
 class CheckpointError(UserError, ValueError):
     """A checkpoint, export or snapshot is missing, truncated, foreign or does not fit the model."""
+
+
+class WeightsFileError(MissingWeightsError, ValueError):
+    """A pretrained weights file is there but is no plain state dict, is damaged, or does not fit the architecture."""

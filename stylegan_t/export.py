@@ -1,7 +1,7 @@
 """Portable generator files (compatibility names): thin calls into :mod:`stylegan_t.persistence`, which owns the formats.
 
 An export is one ``.safetensors`` file: the EMA generator's tensors (a frozen text tower by reference: its
-open_clip spec and the weights file's sha256) plus, in the metadata, ``format``, ``format_version``,
+open_clip spec and the sha256 of the weights file's tensors) plus, in the metadata, ``format``, ``format_version``,
 ``generator_config``, ``aliases``, ``frozen``, ``source`` and ``stylegan_t_version``.
 """
 from __future__ import annotations

@@ -72,7 +72,7 @@ def test_training_checkpoint_holds_g_that_reproduces_img_const_G(converted, snap
     dino = [k for k in ckpt["state_dict"] if k.startswith("discriminator.feature_network.")]
     assert len(heads) == 90 and dino == []  # the frozen DINO is stored by reference to the file written beside it
     ref = ckpt["stylegan_t"]["frozen"]["discriminator.feature_network"]
-    assert Path(ref["file"]).name == converted["ckpt"].stem + ".dino.safetensors" and len(ref["sha256"]) == 64
+    assert Path(ref["file"]).name == converted["ckpt"].stem + ".dino.safetensors" and len(ref["tensors_sha256"]) == 64
     tower = [k for k in ckpt["state_dict"] if ".mapping.text_encoder." in k]
     assert tower  # the snapshot's own text towers (G's and G_ema's differ) are kept by value
 

@@ -69,7 +69,7 @@ def test_export_then_load_reproduces_images_exactly(generators, tmp_path):
     meta = read_export_metadata(path)
     assert meta["format"] == FORMAT and meta["format_version"] == 2
     # The frozen text tower is stored by reference (spec + checksum of its file), not as tensors.
-    assert set(meta["frozen"]) == {"mapping.text_encoder"} and len(meta["frozen"]["mapping.text_encoder"]["sha256"]) == 64
+    assert set(meta["frozen"]) == {"mapping.text_encoder"} and len(meta["frozen"]["mapping.text_encoder"]["tensors_sha256"]) == 64
     assert GeneratorConfig.from_dict(meta["generator_config"]) == G.config
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])

@@ -32,6 +32,7 @@ ALLOWED = {
     "data/loader.py": "the data loader's resumable position (load_state_dict of a loader)",
     "training/datamodule.py": "hands the saved loader position to the loader (load_state_dict of a loader)",
     "training/module.py": "LightningModule.load_state_dict override: fills frozen networks, then nn.Module's",
+    "utils/weight_files.py": "the one reader of pretrained weight files (open_clip, timm, Inception), below the models",
     "convert/safe_pickle.py": "tensor storages inside an original snapshot pickle, each read with weights_only=True",
 }
 LOAD_CALL = re.compile(r"torch\.load\(|\bload_file\(|\bsafe_open\(|\.load_state_dict\(")
@@ -67,7 +68,7 @@ def test_pretrained_folder_round_trip_stores_the_frozen_tower_by_reference(clip_
     assert {p.name for p in folder.iterdir()} == {CONFIG_NAME, WEIGHTS_NAME}
     record = read_record(folder)
     ref = record["frozen"]["mapping.text_encoder"]
-    assert ref["file"].endswith("open_clip_pytorch_model.bin") and len(ref["sha256"]) == 64
+    assert ref["file"].endswith("open_clip_pytorch_model.bin") and len(ref["tensors_sha256"]) == 64
     from safetensors.torch import load_file
 
     assert not any(k.startswith(TOWER) for k in load_file(str(folder / WEIGHTS_NAME)))
@@ -86,7 +87,7 @@ def test_pretrained_folder_round_trip_stores_the_frozen_tower_by_reference(clip_
 def test_referenced_file_missing_or_changed_names_file_and_checksum(tmp_path):
     clip = write_tiny_clip_dir(tmp_path / "clip", seed=1)
     folder = write_pretrained(tmp_path / "g", tiny_generator(TextEncoderConfig(model=clip)))
-    expected = read_record(folder)["frozen"]["mapping.text_encoder"]["sha256"]
+    expected = read_record(folder)["frozen"]["mapping.text_encoder"]["tensors_sha256"]
     write_tiny_clip_dir(tmp_path / "clip", seed=2)  # other weights at the same path
     with pytest.raises(CheckpointError) as err:
         read_generator(folder)
@@ -158,7 +159,7 @@ def test_training_module_keeps_frozen_networks_out_of_its_state(tmp_path):
     checkpoint = {"state_dict": state}
     model.on_save_checkpoint(checkpoint)
     other.on_load_checkpoint(checkpoint)  # same references: accepted
-    checkpoint["stylegan_t"]["frozen"]["discriminator.feature_network"]["sha256"] = "0" * 64
+    checkpoint["stylegan_t"]["frozen"]["discriminator.feature_network"]["tensors_sha256"] = "0" * 64
     with pytest.raises(CheckpointError, match="discriminator.feature_network"):
         other.on_load_checkpoint(checkpoint)
     trained = tiny_module(tmp_path, "model.train_mode=text_encoder")
@@ -172,7 +173,7 @@ def test_text_encoder_and_guidance_share_one_clip(clip_dir, tmp_path):
     )
     assert model.generator.text_encoder.model is model.clip_guidance.model
     refs = model.frozen_references()
-    assert refs["clip_guidance"]["sha256"] == refs["generator.mapping.text_encoder"]["sha256"]
+    assert refs["clip_guidance"]["tensors_sha256"] == refs["generator.mapping.text_encoder"]["tensors_sha256"]
     state = model.state_dict()
     assert not any(k.startswith("clip_guidance.") for k in state)
     G = model.generator_ema.module
@@ -214,7 +215,7 @@ def test_init_from_a_checkpoint_with_references(tmp_path):
     phase = tiny_module(tmp_path, "model.train_mode=text_encoder", f"model.init_from={tmp_path / 'a.ckpt'}")
     assert torch.equal(phase.generator.synthesis.b16.torgb.weight, source.generator.synthesis.b16.torgb.weight)
     assert any(k.startswith("generator_ema.module.mapping.text_encoder.") for k in phase.state_dict())  # by value now
-    checkpoint["stylegan_t"]["frozen"]["generator.mapping.text_encoder"]["sha256"] = "f" * 64
+    checkpoint["stylegan_t"]["frozen"]["generator.mapping.text_encoder"]["tensors_sha256"] = "f" * 64
     torch.save(checkpoint, tmp_path / "b.ckpt")
     with pytest.raises(CheckpointError, match="mapping.text_encoder.*" + "f" * 64):
         tiny_module(tmp_path, "model.train_mode=text_encoder", f"model.init_from={tmp_path / 'b.ckpt'}")

@@ -84,17 +84,14 @@ def load_inception(
             "`pip install stylegan_t[fid]` (or `pip install torch-fidelity`). Alternatively pass your own "
             "feature extractor: FID(feature=my_module, num_features=...)."
         ) from err
-    # torch-fidelity unpickles the file with weights_only=False; refuse anything that is not plain tensors first.
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001  (any unpickling failure means "not a plain state dict")
-        raise MissingWeightsError(
-            f"'{path}' is not a plain PyTorch state dict of the FID Inception ({INCEPTION_WEIGHTS_FILE}): {err}"
-        ) from err
-    if not isinstance(state, dict) or "Conv2d_1a_3x3.conv.weight" not in state:
-        raise MissingWeightsError(
-            f"'{path}' does not hold the FID Inception weights ({INCEPTION_WEIGHTS_FILE}). {_HOW_TO_GET_INCEPTION}"
-        )
+    # torch-fidelity unpickles the file with weights_only=False: read it first as plain data (by content), refuse
+    # anything else, and hand it over only when it is the Inception's torch file.
+    from ..utils.weight_files import SAFETENSORS, read_weights, weights_format
+
+    what = f"FID Inception ({INCEPTION_WEIGHTS_FILE})"
+    state = read_weights(path, what=what, mmap=True)
+    if weights_format(path) == SAFETENSORS or "Conv2d_1a_3x3.conv.weight" not in state:
+        raise MissingWeightsError(f"'{path}' does not hold the FID Inception weights as a PyTorch file. {_HOW_TO_GET_INCEPTION}")
     del state
     from torchmetrics.image.fid import NoTrainInceptionV3
 

@@ -34,7 +34,7 @@ class TextEncoder(nn.Module):
         self.pretrained = pretrained
         self.seed = int(seed)
         self.by_reference = True
-        if model.startswith("local-dir:") or resolve_pretrained(model, pretrained, weights_dir=weights_dir):
+        if resolve_pretrained(model, pretrained, weights_dir=weights_dir):
             self.model, self.tokenizer = load_open_clip(model, pretrained, text_only=True, weights_dir=weights_dir)
         else:
             with torch.random.fork_rng(devices=[]):  # random tower: a function of the seed, caller's RNG untouched

@@ -11,8 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from ..errors import MissingWeightsError
 from ..models.config import GeneratorConfig
 from ..models.generator import Generator
 from .formats import CONFIG_NAME, EXPECTED, FORMAT, FORMAT_VERSION, TEXT_ENCODER_PREFIX, WEIGHTS_NAME
-from .references import FileDigests, make_reference, missing_file_error, open_clip_weights_file, verify_reference
+from .references import FileDigests, make_reference, missing_file_error, open_clip_weights_file, relocate, verify_reference
 from .strict import CheckpointLoadError, CheckpointNotFoundError, dedupe_for_safetensors, load_state_strict, without_prefixes
 
 _JSON_FIELDS = ("generator_config", "aliases", "frozen", "source")
@@ -124,17 +123,12 @@ def write_pretrained(
 
 def sniff(path: Path) -> str:
     """``pretrained`` (folder), ``safetensors``, ``torch`` (zip or legacy pickle) from the first bytes, else ``unknown``."""
+    from ..utils.weight_files import SAFETENSORS, weights_format
+
     if path.is_dir():
         return "pretrained"
-    with open(path, "rb") as f:
-        head = f.read(9)
-    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
-        return "torch"
-    if len(head) == 9 and head[8:9] == b"{":
-        (n,) = struct.unpack("<Q", head[:8])
-        if 0 < n <= path.stat().st_size - 8:
-            return "safetensors"
-    return "unknown"
+    kind = weights_format(path)
+    return "unknown" if kind is None else "safetensors" if kind == SAFETENSORS else "torch"
 
 
 def check_exists(path: Path) -> None:
@@ -219,22 +213,26 @@ def build_generator(
     source: str,
     text_encoder: str | None = None,
     digests: FileDigests | None = None,
+    anchors: Sequence[Path] = (),
 ) -> Generator:
     """Rebuild a generator from config + stored tensors; a text tower stored by reference is rebuilt and verified.
 
     ``text_encoder`` replaces the stored open_clip model (e.g. a ``local-dir:`` folder that moved); a tower stored
-    by reference must still match its checksum.
+    by reference must still hold the same tensors. A relative path in the stored text encoder that does not exist
+    from the working directory is looked for under ``anchors`` (the file's folder and its parents).
     """
     ref = frozen.get(TEXT_ENCODER_PREFIX)
     tower = {k: v for k, v in state.items() if k.startswith(TEXT_ENCODER_PREFIX + ".")}
-    te = dataclasses.replace(config.text_encoder, model=text_encoder or config.text_encoder.model)
+    stored = config.text_encoder
+    te = dataclasses.replace(stored, model=text_encoder or relocate(stored.model, list(anchors)),
+                             pretrained=relocate(stored.pretrained, list(anchors)))
     build_config = dataclasses.replace(config, text_encoder=te)
     seed = int((ref or {}).get("spec", {}).get("seed", 0))
     try:
         generator = _build(build_config, seed)
     except MissingWeightsError as err:
         if ref is not None:
-            raise missing_file_error(ref, err, name=TEXT_ENCODER_PREFIX, source=source) from err
+            raise missing_file_error(ref, err, name=TEXT_ENCODER_PREFIX, source=source, anchors=list(anchors)) from err
         if not tower:
             raise _cannot_build(build_config, err, source) from err
         # The file's tensors replace the tower's weights: build it without its weights file (random, seeded).

@@ -11,6 +11,7 @@ from ..models.generator import Generator
 from .checkpoint import generator_part, read_training_checkpoint
 from .formats import CHECKPOINT_META, EXPECTED
 from .generator_files import build_generator, check_exists, parse_generator_config, read_record, read_tensors, sniff
+from .references import anchors_of
 from .sharded import is_sharded_checkpoint
 from .strict import CheckpointLoadError
 
@@ -29,14 +30,16 @@ def read_generator_and_info(
         record = read_record(path)
         config = parse_generator_config(record["generator_config"], source=f"'{path}'")
         what = f"{'pretrained folder' if kind == 'pretrained' else 'export'} '{path}'"
-        generator = build_generator(config, read_tensors(path, record), frozen=record["frozen"], source=what, text_encoder=text_encoder)
+        generator = build_generator(
+            config, read_tensors(path, record), frozen=record["frozen"], source=what, text_encoder=text_encoder, anchors=anchors_of(path)
+        )
         info = {"kind": "pretrained" if kind == "pretrained" else "export", "source": record["source"]}
     elif kind == "torch":
         ckpt = read_training_checkpoint(path)
         config_dict, state, frozen = generator_part(ckpt, ema=ema, path=path)
         config = parse_generator_config(config_dict, source=f"'{path}'")
         what = f"training checkpoint '{path}' ({'EMA' if ema else 'live'} generator)"
-        generator = build_generator(config, state, frozen=frozen, source=what, text_encoder=text_encoder)
+        generator = build_generator(config, state, frozen=frozen, source=what, text_encoder=text_encoder, anchors=anchors_of(path))
         info = {"kind": "training-checkpoint", "images_seen": int(ckpt[CHECKPOINT_META].get("images_seen", 0)), "ema": ema}
     else:
         raise CheckpointLoadError(f"'{path}' is neither a safetensors file nor a torch checkpoint (unrecognized content); {EXPECTED}")

@@ -345,7 +345,7 @@ class StyleGANT(L.LightningModule):
 
     # --- checkpoints --------------------------------------------------------------------------------
 
-    # Frozen pretrained networks are stored by reference (spec + sha256 of their file), not by value: the
+    # Frozen pretrained networks are stored by reference (spec + sha256 of their tensors), not by value: the
     # checkpoint holds what was trained. ``state_dict`` leaves them out, ``load_state_dict`` accepts their absence.
 
     def frozen_networks(self) -> dict[str, tuple[torch.nn.Module, dict[str, Any]]]:
@@ -369,7 +369,7 @@ class StyleGANT(L.LightningModule):
         return out
 
     def frozen_references(self) -> dict[str, dict[str, Any]]:
-        """``{prefix: reference}``: the weights file and its sha256 (once per file), or the tensors' sha256 if random."""
+        """``{prefix: reference}``: the weights file and the sha256 of its tensors (once per file), of the module's if random."""
         if getattr(self, "_file_digests", None) is None:
             self._file_digests = FileDigests()
         return {

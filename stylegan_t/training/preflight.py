@@ -18,6 +18,7 @@ from ..models.discriminator.feature_networks import resolve_feature_weights
 from ..models.open_clip_loader import is_known_architecture, resolve_pretrained
 from .module_class import import_module_class
 from .recipe import Recipe
+from .weight_checks import check_weight_contents
 
 if TYPE_CHECKING:
     from .module import StyleGANT
@@ -147,10 +148,16 @@ def check_recipe(recipe: Recipe, *, module: str | type | None = None, code: Iter
 
 def preflight(recipe: Recipe, *, module: str | type | None = None, code: Iterable[str | Path] | None = None,
               check_data: bool = True) -> type[StyleGANT]:
-    """All checks before training, cheapest first (:func:`check_recipe`, then the module's weights files and the
-    local shards); raises a :class:`~stylegan_t.errors.UserError` subclass. Returns the module class."""
+    """All checks before training, cheapest first (:func:`check_recipe`, then the module's weights files: present,
+    then holding what the architectures ask for; then the local shards); raises a
+    :class:`~stylegan_t.errors.UserError` subclass. Returns the module class."""
+    from .module import StyleGANT
+
     module_class = check_recipe(recipe, module=module, code=code)
+    files = module_class.pretrained_files(recipe)
     check_pretrained_files(recipe, module_class)
+    # what the files hold fits the architectures (cheap reads, meta-device models); a subclass's own networks are its own
+    check_weight_contents(recipe, keys=set(files), stock_module=module_class is StyleGANT)
     if check_data:
         check_shard_files(recipe)
     return module_class

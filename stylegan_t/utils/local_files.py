@@ -46,3 +46,44 @@ def require_local_file(path: str | os.PathLike, *, what: str, how: str) -> Path:
             f"time. {how}"
         )
     return p
+
+
+#: the prefix of a Hugging Face hub model id (``hf-hub:org/name``), resolved in the local cache only
+HF_HUB = "hf-hub:"
+
+
+def hf_cache_dirs() -> list[Path]:
+    """Where a local Hugging Face hub cache may be: ``$HF_HUB_CACHE``, ``$HF_HOME/hub``, ``~/.cache/huggingface/hub``."""
+    dirs = []
+    for env in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(env):
+            dirs.append(Path(os.environ[env]).expanduser())
+    if os.environ.get("HF_HOME"):
+        dirs.append(Path(os.environ["HF_HOME"]).expanduser() / "hub")
+    dirs.append(Path.home() / ".cache" / "huggingface" / "hub")
+    return list(dict.fromkeys(dirs))
+
+
+def hf_snapshot(repo_id: str) -> Path:
+    """The local snapshot folder of hub model ``org/name`` (``models--org--name/snapshots/<rev>``, the revision
+    ``refs/main`` names, else the newest); never downloads. Raises :class:`MissingWeightsError` naming where it looked."""
+    name = repo_id[len(HF_HUB):] if repo_id.startswith(HF_HUB) else repo_id
+    if name.count("/") != 1 or not all(name.split("/")):
+        raise MissingWeightsError(f"'{HF_HUB}{name}' is not a hub model id: expected '{HF_HUB}org/name'")
+    looked = []
+    for base in hf_cache_dirs():
+        repo = base / ("models--" + name.replace("/", "--"))
+        looked.append(str(repo))
+        snapshots = repo / "snapshots"
+        if not snapshots.is_dir():
+            continue
+        ref = repo / "refs" / "main"
+        if ref.is_file() and (snapshots / ref.read_text().strip()).is_dir():
+            return snapshots / ref.read_text().strip()
+        found = sorted((p for p in snapshots.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        if found:
+            return found[-1]
+    raise MissingWeightsError(
+        f"'{HF_HUB}{name}' is not in a local Hugging Face cache (looked for {', '.join(looked)}; set HF_HUB_CACHE or "
+        "HF_HOME to the cache you copied). stylegan_t never downloads weights at run time"
+    )

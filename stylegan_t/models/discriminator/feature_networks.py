@@ -21,7 +21,7 @@ from .config import FeatureNetworkConfig
 
 #: weight tags of ``FeatureNetworkConfig.weights`` -> file stems looked for in the weights folder
 FEATURE_WEIGHT_TAGS = {"dino": ("dino_vits16",)}
-_FEATURE_SUFFIXES = (".pth", ".pt", ".safetensors")
+_FEATURE_SUFFIXES = (".pth", ".pt", ".safetensors", ".bin")
 WEIGHTS_KEY = "model.discriminator.feature_network.weights"
 DINO_HOW = (
     "On a machine with internet access save the timm weights once, e.g. "
@@ -48,29 +48,37 @@ def resolve_feature_weights(weights: str | os.PathLike | None, *, key: str = WEI
         found, first = find_in_weights_dir(FEATURE_WEIGHT_TAGS[spec], _FEATURE_SUFFIXES)
         if found is None:
             raise MissingWeightsError(
-                f"{key}: '{spec}' weights not found: looked for {first} (or .pt/.safetensors). "
+                f"{key}: '{spec}' weights not found: looked for {first} (or .pt/.safetensors/.bin). "
                 f"stylegan_t never downloads weights at run time. {DINO_HOW}"
             )
         return found
     return require_local_file(spec, what=f"{key} ('{spec}')", how=DINO_HOW)
 
 
-_WRAPPER_KEYS = ("state_dict", "model", "teacher", "module")
 _KEY_PREFIXES = ("module.", "backbone.", "model.")
 
 
-def load_weights_file(path: str | os.PathLike, *, what: str, how: str) -> dict[str, torch.Tensor]:
-    """A state dict from ``.safetensors`` or a torch file (``weights_only``), wrappers and prefixes removed."""
-    path = require_local_file(path, what=what, how=how)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+def load_weights_file(path: str | os.PathLike, *, what: str, how: str, shapes_only: bool = False) -> dict[str, torch.Tensor]:
+    """A backbone state dict from a weights file of any container (read by content, plain data only), wrappers
+    and prefixes removed; ``shapes_only``: meta tensors from a cheap read (header / memory map)."""
+    from ...utils.weight_files import read_weight_shapes, read_weights
 
-        state: Any = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    while isinstance(state, Mapping) and any(isinstance(state.get(k), Mapping) for k in _WRAPPER_KEYS):
-        state = next(state[k] for k in _WRAPPER_KEYS if isinstance(state.get(k), Mapping))
+    path = require_local_file(path, what=what, how=how)
+    state = read_weight_shapes(path, what=what, strip=()) if shapes_only else read_weights(path, what=what, strip=())
     return strip_prefixes(state, _KEY_PREFIXES)
+
+
+def vit_backbone_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A ViT file's state without its classifier (``head.*``: never used, the network is built with ``num_classes=0``)."""
+    return {k: v for k, v in state.items() if not k.startswith("head.")}
+
+
+def vit_architecture(model: str, timm_kwargs: Mapping[str, Any] | None = None, *, device: str | None = None) -> nn.Module:
+    """The timm ViT of a feature network without classifier, randomly initialised (``device="meta"``: shapes only)."""
+    import timm
+
+    with torch.device(device or torch.get_default_device()):  # pretrained=False always: weights only from a local file
+        return timm.create_model(model, pretrained=False, num_classes=0, **dict(timm_kwargs or {}))
 
 
 def strip_prefixes(state: Mapping[str, torch.Tensor], prefixes: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -131,11 +139,8 @@ class ViTFeatureNetwork(FeatureNetwork):
         std: Sequence[float] = IMAGENET_STD,
     ) -> None:
         super().__init__()
-        import timm
-
         self.model_name = model
-        # pretrained=False always: weights only ever come from the local file below.
-        self.vit = timm.create_model(model, pretrained=False, num_classes=0, **dict(timm_kwargs or {}))
+        self.vit = vit_architecture(model, timm_kwargs)
         depth = len(self.vit.blocks)
         if not taps and not patch_tap:
             raise ValueError("a ViT feature network needs at least one tap")
@@ -155,17 +160,9 @@ class ViTFeatureNetwork(FeatureNetwork):
         self.freeze()
 
     def load_backbone_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str) -> None:
-        # Classifier weights are never used (num_classes=0); everything else must fit exactly.
-        state = {k: v for k, v in state.items() if not k.startswith("head.")}
-        own = self.vit.state_dict()
-        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-        bad = [f"{k}: {list(state[k].shape)} vs {list(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape]
-        if missing or unexpected or bad:
-            raise ValueError(
-                f"feature network weights from {source} do not fit timm model '{self.model_name}':"
-                f"\n missing: {missing}\n unexpected: {unexpected}\n shape mismatches: {bad}"
-            )
-        self.vit.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+        from ...utils.weight_files import load_fitting
+
+        load_fitting(self.vit, vit_backbone_state(state), source=source, what=f"feature network '{self.model_name}' (timm) weights")
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """``[-1, 1]`` images -> area resize to ``input_size`` -> normalized with ``mean`` / ``std``."""
@@ -274,11 +271,9 @@ class ConvFeatureNetwork(FeatureNetwork):
         self.freeze()
 
     def load_backbone_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str) -> None:
-        own = self.state_dict()
-        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-        if missing or unexpected:
-            raise ValueError(f"conv feature network weights from {source}: missing {missing}, unexpected {unexpected}")
-        self.load_state_dict(dict(state), strict=True)
+        from ...utils.weight_files import load_fitting
+
+        load_fitting(self, state, source=source, what="conv feature network weights")
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if x.shape[-2:] != (self.input_size, self.input_size):
