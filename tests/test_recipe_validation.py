@@ -262,5 +262,6 @@ def test_config_check_files_runs_the_preflight(weights, tmp_path, capsys):
     assert main([*argv, "--check-files"]) == 2
     err = capsys.readouterr().err
     assert "model.discriminator.feature_network.weights" in err and str(weights.folder / "dino_vits16.pth") in err
-    weights("dino_vits16.pth")
-    assert main([*argv, "--check-files"]) == 0
+    weights("dino_vits16.pth")  # present now, but not weights: the preflight reads what it checks
+    assert main([*argv, "--check-files"]) == 2
+    assert "dino_vits16.pth' is not a weights file" in capsys.readouterr().err
