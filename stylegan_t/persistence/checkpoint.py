@@ -16,6 +16,7 @@ import torch
 from .formats import CHECKPOINT_KIND, CHECKPOINT_META, EMA_PREFIX, EXPECTED, FROZEN, HYPER_PARAMETERS, LIVE_PREFIX, STATE_DICT
 from .references import verify_reference
 from .strict import CheckpointLoadError, _under
+from .training_layout import CheckpointMeta
 
 
 def torch_load(path: str | os.PathLike, *, map_location: Any = "cpu", mmap: bool = False) -> Any:
@@ -118,6 +119,24 @@ def fill_frozen(state: dict[str, torch.Tensor], own: Mapping[str, torch.Tensor],
         if key not in out and _under(key, prefixes):
             out[key] = value
     return out
+
+
+def write_checkpoint_meta(checkpoint: dict[str, Any], meta: CheckpointMeta, *, frozen_prefixes: list[str]) -> None:
+    """Lightning's checkpoint dict as saved: frozen networks' tensors left out, our entry written."""
+    strip_frozen(checkpoint.get(STATE_DICT, {}), frozen_prefixes)
+    checkpoint[CHECKPOINT_META] = meta.to_dict()
+
+
+def restore_checkpoint_meta(checkpoint: Mapping[str, Any], current: Mapping[str, Any], *, source: str) -> CheckpointMeta:
+    """Our entry of a checkpoint being resumed, its frozen networks checked against ``current`` (the references of
+    the networks built now)."""
+    meta = checkpoint.get(CHECKPOINT_META)
+    if not isinstance(meta, dict) or meta.get("kind") != CHECKPOINT_KIND:
+        raise CheckpointLoadError(f"{source}: not a stylegan_t training checkpoint (no 'stylegan_t' entry of kind StyleGANT)")
+    read = CheckpointMeta.read(checkpoint)
+    if read.frozen:
+        verify_frozen(read.frozen, current, source=source)
+    return read
 
 
 def init_state(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -1,19 +1,16 @@
 """The file formats' constants: one place for every key a stylegan_t checkpoint, export or pretrained folder uses."""
 from __future__ import annotations
 
-#: ``checkpoint["stylegan_t"]["kind"]`` of a training checkpoint written by ``StyleGANT`` (``stylegan-t fit``)
-CHECKPOINT_KIND = "stylegan_t.training.StyleGANT"
-#: the checkpoint's own entry (beside Lightning's ``state_dict``, ``optimizer_states``, ``hyper_parameters``)
-CHECKPOINT_META = "stylegan_t"
-#: Lightning's keys used here
-STATE_DICT = "state_dict"
-HYPER_PARAMETERS = "hyper_parameters"
-#: where the generator sits in a training checkpoint's ``state_dict``
-EMA_PREFIX = "generator_ema.module."
-LIVE_PREFIX = "generator."
-#: ``checkpoint["stylegan_t"][FROZEN]`` and an export's / pretrained folder's ``frozen`` entry:
-#: ``{module prefix: reference}`` for frozen pretrained networks stored by reference, not by value
-FROZEN = "frozen"
+# The training checkpoint's names live in .training_layout; exports and pretrained folders use FROZEN too.
+from .training_layout import (  # noqa: F401 - re-exported
+    CHECKPOINT_KIND,
+    CHECKPOINT_META,
+    EMA_PREFIX,
+    FROZEN,
+    HYPER_PARAMETERS,
+    LIVE_PREFIX,
+    STATE_DICT,
+)
 
 #: a generator file (single-file export or pretrained folder)
 FORMAT = "stylegan_t.generator"

@@ -18,7 +18,7 @@ from ..persistence.checkpoint import read_training_checkpoint, verify_frozen
 from ..persistence.formats import CHECKPOINT_META, FROZEN, HYPER_PARAMETERS, STATE_DICT
 from ..persistence.strict import CheckpointLoadError, load_state_strict
 from .module_class import check_recorded_module, class_path, import_module_class
-from .recipe import recipe_from_dict
+from .recipe import load_recipe
 
 if TYPE_CHECKING:
     from .module import StyleGANT
@@ -39,7 +39,7 @@ def load_module(
     cls = import_module_class(module if module is not None else STOCK_MODULE, code=code, key="module")
     check_recorded_module(meta.get("module"), class_path(cls), source=f"checkpoint '{checkpoint}'")
     try:
-        recipe = recipe_from_dict(ckpt[HYPER_PARAMETERS]["recipe"])
+        recipe = load_recipe(dict(ckpt[HYPER_PARAMETERS]["recipe"]))
     except (KeyError, TypeError):
         raise CheckpointLoadError(f"'{checkpoint}': no hyper_parameters.recipe (not written by `stylegan-t fit`)") from None
     # Reloading builds what holds trained weights: no guidance CLIP, no init_from (the weights come from here).

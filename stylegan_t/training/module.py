@@ -7,33 +7,33 @@ Lightning's ``global_step`` (which counts both optimizers' steps).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning as L
 import torch
 
 from ..data.batch import Batch, DataCounts
-from ..errors import CheckpointError
 from ..latents import seed_latents
 from ..losses import d_hinge_loss, d_mismatch_loss, g_nonsaturating_loss, mismatched_conditions
 from ..losses.blur import blur_images, blur_sigma
 from ..models.discriminator import ProjectedDiscriminator
 from ..models.generator import Generator
-from ..persistence import CHECKPOINT_KIND, FileDigests
-from ..persistence.checkpoint import fill_frozen, strip_frozen, verify_frozen
-from ..persistence.formats import CHECKPOINT_META, FROZEN, STATE_DICT
-from ..persistence.references import make_reference, open_clip_weights_file, spec_weights_file
+from ..persistence.checkpoint import restore_checkpoint_meta, write_checkpoint_meta
+from ..persistence.frozen import FrozenByReference
+from ..persistence.references import open_clip_weights_file
+from ..persistence.training_layout import PARTS, CheckpointMeta
 from .ema import GeneratorEMA
 from .init_from import load_init_weights
 from .module_class import class_path
 from .optim import make_adam
 from .recipe import Recipe, load_recipe, recipe_to_dict
+from .sharding import checkpoint_synthesis_blocks, shard_fsdp2
+from .step_rng import StepRandomness
 from .step_math import default_ema_kimg, ema_beta, finish_gradients, micro_batch_objective, step_seed
 
 
-class StyleGANT(L.LightningModule):
+class StyleGANT(FrozenByReference, L.LightningModule):
     """Generator, projected discriminator, EMA generator and (optionally) CLIP guidance, from a recipe.
 
     Override ``build_generator`` / ``build_discriminator`` / ``build_clip_guidance`` to swap networks,
@@ -51,8 +51,9 @@ class StyleGANT(L.LightningModule):
         self.discriminator = self.build_discriminator()
         self.clip_guidance = self.build_clip_guidance()
         self.generator_ema = self.build_generator_ema()
+        self.share_text_tower_with_guidance()
         self.images_seen = 0
-        self._step_rng: torch.Generator | None = None  # per-step randomness (see _seed_step)
+        self._step_randomness = StepRandomness()
         if recipe.model.init_from:
             load_init_weights(self, recipe.model.init_from)
         # Decide the trainable set before fit: DDP registers only parameters that require grad then.
@@ -81,14 +82,19 @@ class StyleGANT(L.LightningModule):
             return None
         from ..losses.clip_guidance import CLIPGuidance
 
-        guidance = CLIPGuidance(loss.clip_model, loss.clip_pretrained)
-        te = self.generator.text_encoder
-        if te is None or te.model_name != loss.clip_model or self.recipe.model.train_mode == "text_encoder":
-            return guidance
+        return CLIPGuidance(loss.clip_model, loss.clip_pretrained)
+
+    def share_text_tower_with_guidance(self) -> None:
+        """When the frozen text encoder and the guidance CLIP load the same file, keep one copy in memory: the
+        encoder uses the guidance model (whose text tower it is). Runs after both are built, whatever built them."""
+        te, guidance, loss = self.generator.text_encoder, self.clip_guidance, self.recipe.loss
+        if te is None or guidance is None or self.recipe.model.train_mode == "text_encoder":
+            return
+        if te.model_name != loss.clip_model or not hasattr(guidance, "model"):
+            return
         weights = open_clip_weights_file(te.model_name, te.pretrained)
         if weights is not None and weights == open_clip_weights_file(loss.clip_model, loss.clip_pretrained):
-            te.model = guidance.model  # the same frozen CLIP file: one copy in memory (its text tower is the encoder's)
-        return guidance
+            te.model = guidance.model
 
     def keep_tower_by_value(self) -> None:
         """The text tower is no longer its reference (trained, or another file's weights): store it by value and give
@@ -108,33 +114,16 @@ class StyleGANT(L.LightningModule):
     # --- scaling ------------------------------------------------------------------------------------
 
     def configure_model(self) -> None:
-        """Activation checkpointing (optional), FSDP2 sharding under ModelParallelStrategy, bf16 frozen networks
-        under ``bf16-mixed`` and ``run.compile``.
-
-        Shards the synthesis blocks, the mapping MLP and the discriminator heads of G, its EMA copy and D
-        over the data-parallel mesh; frozen networks (text encoder, feature network, CLIP) stay unsharded.
-        ``reshard_after_forward=True`` is required with two optimizers: otherwise parameters unsharded while G
-        was toggled off keep ``requires_grad=False`` and the G step fails.
-        """
+        """Activation checkpointing (``run.activation_checkpointing``), FSDP2 sharding under ModelParallelStrategy
+        (:mod:`.sharding`: trained parts only), bf16 frozen networks under ``bf16-mixed``, ``run.compile``."""
         if getattr(self, "_configured", False):
             return
         self._configured = True
         if self.recipe.run.activation_checkpointing:
-            from torch.distributed._composable import checkpoint
-
-            for block in self.generator.synthesis.blocks():
-                checkpoint(block)
+            checkpoint_synthesis_blocks(self.generator)
         if self.device_mesh is not None:
-            from torch.distributed.fsdp import fully_shard
-
-            mesh = self.device_mesh["data_parallel"]
-            for generator in (self.generator, self.generator_ema.module):
-                for block in generator.synthesis.blocks():
-                    fully_shard(block, mesh=mesh, reshard_after_forward=True)
-                fully_shard(generator.synthesis, mesh=mesh, reshard_after_forward=True)
-                fully_shard(generator.mapping.mlp, mesh=mesh, reshard_after_forward=True)
-            for head in self.discriminator_trainable_modules():
-                fully_shard(head, mesh=mesh, reshard_after_forward=True)
+            shard_fsdp2([self.generator, self.generator_ema.module], self.discriminator_trainable_modules(),
+                        self.device_mesh["data_parallel"])
         if self._trainer is not None and str(self.trainer.precision) == "bf16-mixed":
             self.cast_frozen_networks(torch.bfloat16)
         if self.recipe.run.compile:
@@ -165,22 +154,9 @@ class StyleGANT(L.LightningModule):
         """The discriminator's trainable sub-modules, each sharded as one unit under FSDP2."""
         return list(self.discriminator.heads.values())
 
-    # --- batch arithmetic ---------------------------------------------------------------------------
-
     @property
     def world_size(self) -> int:
         return self.trainer.world_size if self._trainer is not None else 1
-
-    def per_rank_batch_size(self, world_size: int | None = None) -> int:
-        """Images per rank per iteration so that the recipe's global batch holds for any device count."""
-        world = world_size or self.world_size
-        batch = self.recipe.optim.batch_size
-        if batch % (world * self.recipe.optim.micro_batch_size):
-            raise ValueError(
-                f"optim.batch_size={batch} is not a multiple of devices ({world}) x "
-                f"optim.micro_batch_size ({self.recipe.optim.micro_batch_size})"
-            )
-        return batch // world
 
     def kimg(self) -> float:
         return self.images_seen / 1000
@@ -194,13 +170,11 @@ class StyleGANT(L.LightningModule):
         return stats if isinstance(stats, DataCounts) else DataCounts()
 
     @property
-    def samples_skipped(self) -> int:
-        """Corrupt samples skipped by the data pipeline on this rank."""
+    def samples_skipped(self) -> int:  # corrupt samples skipped by the data pipeline on this rank
         return self.data_counts().skipped
 
     @property
-    def samples_dropped(self) -> int:
-        """Samples without caption dropped by the data pipeline on this rank."""
+    def samples_dropped(self) -> int:  # samples without caption dropped by the data pipeline on this rank
         return self.data_counts().dropped
 
     # --- optimization -------------------------------------------------------------------------------
@@ -242,27 +216,6 @@ class StyleGANT(L.LightningModule):
         """Gradients summed over micro-batches (ranks averaged by DDP), times the count, NaN/inf cleaned."""
         finish_gradients(params, num_micro)
 
-    def _seed_step(self) -> torch.Generator:
-        """The module's own generator on its device, seeded from (seed, images seen, rank): a resumed run
-        draws the same latents and augmentations. The global RNG is not touched."""
-        if self._step_rng is None or self._step_rng.device != self.device:
-            self._step_rng = torch.Generator(device=self.device)
-        return self._step_rng.manual_seed(step_seed(self.recipe.run.seed, self.images_seen, self.global_rank))
-
-    @contextmanager
-    def _step_randomness(self) -> Iterator[torch.Generator]:
-        """The step's generator; draws made inside the networks (noise inputs, DiffAugment, crops) use a
-        forked global RNG state seeded from it, and the caller's RNG state is restored afterwards."""
-        rng = self._seed_step()
-        seed = int(torch.randint(0, 2**62, (), generator=rng, device=rng.device))
-        cuda = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.default_generator.manual_seed(seed)
-            if cuda:
-                with torch.cuda.device(self.device):
-                    torch.cuda.manual_seed(seed)
-            yield rng
-
     def _latents(self, n: int, rng: torch.Generator) -> torch.Tensor:
         return torch.randn(n, self.generator.z_dim, device=self.device, generator=rng)
 
@@ -274,7 +227,9 @@ class StyleGANT(L.LightningModule):
         chunks = list(self._micro_batches(images, captions))
         with torch.no_grad():  # text conditions, encoded once for both steps (G's step does not change them)
             conditions = [self.generator.mapping.encode_text(caps) for _, caps in chunks]
-        with self._step_randomness() as rng:
+        # seeded from (seed, images seen, rank): a resumed run draws the same latents and augmentations
+        step = step_seed(self.recipe.run.seed, self.images_seen, self.global_rank)
+        with self._step_randomness(self.device, step) as rng:
             d_loss = self._discriminator_step(chunks, conditions, sigma, rng)
             g_loss, clip_loss = self._generator_step(chunks, conditions, sigma, rng)
         # Progress in images over all ranks, then the EMA of G (half-life in images).
@@ -346,7 +301,7 @@ class StyleGANT(L.LightningModule):
     # --- checkpoints --------------------------------------------------------------------------------
 
     # Frozen pretrained networks are stored by reference (spec + sha256 of their tensors), not by value: the
-    # checkpoint holds what was trained. ``state_dict`` leaves them out, ``load_state_dict`` accepts their absence.
+    # checkpoint holds what was trained (FrozenByReference: state_dict leaves them out, load_state_dict fills them).
 
     def frozen_networks(self) -> dict[str, tuple[torch.nn.Module, dict[str, Any]]]:
         """``{state-dict prefix: (module, spec)}`` of the frozen networks rebuilt from the recipe, not stored."""
@@ -354,60 +309,32 @@ class StyleGANT(L.LightningModule):
         te = self.generator.text_encoder
         if te is not None and te.by_reference and self.recipe.model.train_mode != "text_encoder":
             spec = {"network": "text_encoder", **te.spec()}
-            out["generator.mapping.text_encoder"] = (te, spec)
+            out[PARTS.of("generator", "text_encoder")] = (te, spec)
             if self.generator_ema.module.mapping.text_encoder is te:
-                out["generator_ema.module.mapping.text_encoder"] = (te, spec)
-        feature_network = getattr(self.discriminator, "feature_network", None)
+                out[PARTS.of("generator_ema", "text_encoder")] = (te, spec)
         spec_of = getattr(self.discriminator, "feature_network_spec", None)
-        spec = spec_of() if feature_network is not None and callable(spec_of) else None
+        spec = spec_of() if callable(spec_of) else None
         if spec is not None:  # a backbone built from the config; one a subclass builds itself is stored by value
-            out["discriminator.feature_network"] = (feature_network, spec)
+            out[PARTS.of("discriminator", "feature_network")] = (self.discriminator.feature_network, spec)
         if self.clip_guidance is not None:
             loss = self.recipe.loss
             spec = {"network": "clip_guidance", "model": loss.clip_model, "pretrained": loss.clip_pretrained}
-            out["clip_guidance"] = (self.clip_guidance, spec)
+            out[PARTS.clip_guidance] = (self.clip_guidance, spec)
         return out
 
-    def frozen_references(self) -> dict[str, dict[str, Any]]:
-        """``{prefix: reference}``: the weights file and the sha256 of its tensors (once per file), of the module's if random."""
-        if getattr(self, "_file_digests", None) is None:
-            self._file_digests = FileDigests()
-        return {
-            prefix: make_reference(spec, spec_weights_file(spec), module, self._file_digests)
-            for prefix, (module, spec) in self.frozen_networks().items()
-        }
-
-    def state_dict(self, *args: Any, destination: Any = None, prefix: str = "", keep_vars: bool = False) -> dict[str, Any]:
-        state = super().state_dict(*args, destination=destination, prefix=prefix, keep_vars=keep_vars)
-        strip_frozen(state, list(self.frozen_networks()), prefix=prefix)
-        return state
-
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
-        if self.generator.text_encoder is not None and any(k.startswith("generator.mapping.text_encoder.") for k in state_dict):
+        tower = PARTS.of("generator", "text_encoder") + "."
+        if self.generator.text_encoder is not None and any(k.startswith(tower) for k in state_dict):
             self.keep_tower_by_value()  # the checkpoint stores the towers' own weights (G's and the EMA's)
-        own = torch.nn.Module.state_dict(self, keep_vars=True)
-        state_dict = fill_frozen(dict(state_dict), own, list(self.frozen_networks()))
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        strip_frozen(checkpoint.get(STATE_DICT, {}), list(self.frozen_networks()))
-        checkpoint[CHECKPOINT_META] = {
-            "kind": CHECKPOINT_KIND,
-            "module": class_path(type(self)),
-            "images_seen": self.images_seen,
-            "samples_skipped": self.samples_skipped,
-            "samples_dropped": self.samples_dropped,
-            FROZEN: self.frozen_references(),
-        }
+        meta = CheckpointMeta(class_path(type(self)), images_seen=self.images_seen, frozen=self.frozen_references())
+        write_checkpoint_meta(checkpoint, meta, frozen_prefixes=list(self.frozen_networks()))
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        meta = checkpoint.get(CHECKPOINT_META)
-        if not isinstance(meta, dict) or meta.get("kind") != CHECKPOINT_KIND:
-            raise CheckpointError("not a stylegan_t training checkpoint (no 'stylegan_t' entry of kind StyleGANT)")
-        stored = meta.get(FROZEN, {})
-        if stored:
-            verify_frozen(stored, self.frozen_references(), source="training checkpoint")
-        self.images_seen = int(meta["images_seen"])  # skip / drop counts: restored by the datamodule
+        # skip / drop counts are restored by the datamodule
+        self.images_seen = restore_checkpoint_meta(checkpoint, self.frozen_references(), source="training checkpoint").images_seen
 
     @torch.no_grad()
     def sample(self, prompts: list[str], seeds: list[int], *, truncation_psi: float = 1.0, ema: bool = True) -> torch.Tensor:

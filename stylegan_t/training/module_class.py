@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import RecipeError
+from ..persistence.training_layout import STOCK_MODULE
 
 if TYPE_CHECKING:
     from .module import StyleGANT
 
-#: the stock module, as recipes and checkpoints name it
-STOCK_MODULE = "stylegan_t.training:StyleGANT"
 _CLASS_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 

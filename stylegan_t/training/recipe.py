@@ -270,11 +270,6 @@ def load_recipe(source: str | Path | dict | None = None, overrides: list[str] | 
     return recipe
 
 
-def validate_recipe(recipe: Recipe) -> None:
-    """Check a Recipe built or edited in code (``load_recipe`` already did): RecipeError naming the key."""
-    recipe.validate()
-
-
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
     """Plain nested dict (what checkpoints store: loads under torch's weights_only default)."""
     return OmegaConf.to_container(OmegaConf.structured(recipe), resolve=True)
@@ -282,7 +277,3 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
 
 def recipe_to_yaml(recipe: Recipe) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(recipe))
-
-
-def recipe_from_dict(data: dict[str, Any]) -> Recipe:
-    return load_recipe(data)
