@@ -20,6 +20,7 @@ import torch
 
 from ..constants import CLIP_MEAN, CLIP_STD
 from ..models.open_clip_loader import create_open_clip
+from ..utils.file_modes import publish
 from .config import PretrainClipConfig, PretrainClipError
 from .data import find_shards, fingerprint, scan_held_out, training_batches
 from .retrieval import embed, retrieval_scores
@@ -87,8 +88,7 @@ def _save(model: torch.nn.Module, out: Path, architecture: dict, resolution: int
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     tmp = out / (WEIGHTS + ".tmp")
     save_file(state, str(tmp))
-    tmp.chmod(0o644)  # safetensors creates the file owner-only
-    tmp.replace(out / WEIGHTS)
+    publish(tmp, out / WEIGHTS)  # safetensors creates the file owner-only
 
 
 def _train(model: torch.nn.Module, tokenizer, urls: list[str], cfg: PretrainClipConfig, resolution: int, *, progress: bool) -> float:

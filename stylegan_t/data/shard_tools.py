@@ -1,4 +1,4 @@
-"""Make and check img2dataset-style WebDataset shards (issue 5, item 5; docs/data.md).
+"""Make and check img2dataset-style WebDataset shards (docs/data.md).
 
 ``make_shards`` reads image-caption pairs from a folder of images with sidecar ``.txt`` files, a CSV/TSV or
 JSONL table with path and caption columns, or a COCO captions JSON plus its image folder, and writes

@@ -21,6 +21,7 @@ import torch
 from ..errors import MissingWeightsError
 from ..models.config import GeneratorConfig
 from ..models.generator import Generator
+from ..utils.file_modes import publish
 from .formats import CONFIG_NAME, EXPECTED, FORMAT, FORMAT_VERSION, TEXT_ENCODER_PREFIX, WEIGHTS_NAME
 from .references import FileDigests, make_reference, missing_file_error, open_clip_weights_file, verify_reference
 from .strict import CheckpointLoadError, CheckpointNotFoundError, dedupe_for_safetensors, load_state_strict, without_prefixes
@@ -91,7 +92,7 @@ def _save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[s
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)  # never leave a half-written file behind
+    publish(tmp, path)  # never leave a half-written file behind; safetensors writes 0600
 
 
 def write_export(
@@ -115,7 +116,7 @@ def write_pretrained(
     config = out / CONFIG_NAME
     tmp = config.with_name(CONFIG_NAME + ".tmp")
     tmp.write_text(json.dumps({"_class_name": "Generator", **record}, indent=1, default=str))
-    os.replace(tmp, config)
+    publish(tmp, config)
     return out
 
 

@@ -21,6 +21,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ..errors import CheckpointError
 from ..persistence import read_training_checkpoint
+from ..utils.file_modes import publish
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return load_checkpoint_file(Path(path), map_location=map_location)
 
 
-def _default_file_mode() -> int:
-    """0666 minus the process umask: the permissions of a file written with a plain ``open()``."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def atomic_torch_save(obj: Any, path: Path, *, save: Callable[[Any, Any], None] | None = None) -> None:
     """``save(obj, file)`` (default ``torch.save``) into a temp file next to ``path``, fsync, then rename it over ``path``."""
     save = save or torch.save
@@ -59,8 +53,7 @@ def atomic_torch_save(obj: Any, path: Path, *, save: Callable[[Any, Any], None] 
             save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _default_file_mode())  # mkstemp makes 0600: give the file the mode a plain open() would
-        os.replace(tmp, path)
+        publish(tmp, path)  # mkstemp makes 0600: the file gets the mode a plain open() would
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
