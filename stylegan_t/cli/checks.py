@@ -57,10 +57,15 @@ def check_device(device: str | None, option: str = "--device") -> None:
 
 
 def _unwritable(folder: Path) -> str | None:
-    """Why files cannot be written in ``folder`` (created if missing), or None when they can."""
+    """Why files cannot be written in ``folder``, or None when they can. Nothing is created: a missing folder
+    is judged by its nearest existing parent (a command that fails a later check leaves no empty folder)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return "Not a directory"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
             pass
     except OSError as err:
         return err.strerror or type(err).__name__
@@ -68,7 +73,7 @@ def _unwritable(folder: Path) -> str | None:
 
 
 def check_writable_dir(path: str | os.PathLike, option: str) -> Path:
-    """Create folder ``path`` if needed and prove a file can be written in it; else one line naming it."""
+    """Prove folder ``path`` can be made (it is not created here) and written in; else one line naming it."""
     folder = Path(path)
     reason = _unwritable(folder)
     if reason:
@@ -77,7 +82,7 @@ def check_writable_dir(path: str | os.PathLike, option: str) -> Path:
 
 
 def check_writable_file(path: str | os.PathLike, option: str) -> Path:
-    """``path`` is not a folder and a file can be written in its (created if missing) parent folder."""
+    """``path`` is not a folder and a file can be written in its parent folder (not created here)."""
     file = Path(path)
     if file.is_dir():
         raise UserError(f"{option} '{file}' is a folder; give a file name")

@@ -30,11 +30,24 @@ def torch_load(path: str | os.PathLike, *, map_location: Any = "cpu", mmap: bool
     try:
         return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # truncated zip, arbitrary pickle refused by weights_only, ...
-        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-        raise CheckpointLoadError(
-            f"'{path}' is damaged or not plain data: could not read it with torch.load(weights_only=True) "
-            f"({type(err).__name__}: {first}); {EXPECTED}"
-        ) from err
+        raise CheckpointLoadError(f"'{path}' {_unreadable_reason(path, err)}; {EXPECTED}") from err
+
+
+def _unreadable_reason(path: Path, err: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused ``path``, in the user's terms (torch's own text names
+    its internals: mmap, zipfile serialization, unpickler globals)."""
+    import pickle
+    import zipfile
+
+    if "Weights only load failed" in str(err) or isinstance(err, pickle.UnpicklingError) and zipfile.is_zipfile(path):
+        return "holds pickled objects or code, which stylegan_t never loads (it reads plain tensors only)"
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head == b"PK":  # a zip (torch's format) that torch could not read: cut short or corrupt
+        return "is a damaged torch file (truncated or corrupt)"
+    if head[:1] == b"\x80":  # a pickle protocol header: a torch file from before the zip format, or a cut one
+        return "is a damaged or legacy torch file that cannot be read as plain data"
+    return "is not a torch checkpoint"
 
 
 def is_tensor_dict(obj: Any) -> bool:

@@ -228,7 +228,14 @@ def build_generator(
     """
     ref = frozen.get(TEXT_ENCODER_PREFIX)
     tower = {k: v for k, v in state.items() if k.startswith(TEXT_ENCODER_PREFIX + ".")}
-    te = dataclasses.replace(config.text_encoder, model=text_encoder or config.text_encoder.model)
+    stored = config.text_encoder.model
+    if ref is not None and text_encoder and text_encoder != stored and not text_encoder.startswith("local-dir:"):
+        # checked before building: another architecture would be built (a ViT-L takes seconds) only to fail its checksum
+        raise CheckpointLoadError(
+            f"{source} was trained with the text tower {stored!r}; {text_encoder!r} cannot replace it: give the folder "
+            "that tower moved to as 'local-dir:FOLDER' (CLI: --text-encoder)"
+        )
+    te = dataclasses.replace(config.text_encoder, model=text_encoder or stored)
     build_config = dataclasses.replace(config, text_encoder=te)
     seed = int((ref or {}).get("spec", {}).get("seed", 0))
     try:

@@ -21,6 +21,8 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ..errors import CheckpointError
 from ..persistence import read_training_checkpoint
+from ..persistence.formats import CONFIG_NAME, EXPECTED
+from ..persistence.generator_files import sniff
 from ..utils.file_modes import publish
 
 log = logging.getLogger(__name__)
@@ -114,12 +116,18 @@ def resolve_resume(resume: str | os.PathLike | None, run_dir: str | os.PathLike)
     folder = Path(run_dir) / "checkpoints"
     if str(resume) != "last":
         path = Path(resume)
-        if path.is_dir():
+        if path.is_dir() and not (path / CONFIG_NAME).is_file():
             return path  # a distributed (sharded) checkpoint: Lightning's strategy reads it
         problem = checkpoint_problem(path)
+        if problem and path.exists() and sniff(path) in ("safetensors", "pretrained"):
+            problem = (f"'{path}' is a generator export, not a training checkpoint (it holds no discriminator or "
+                       "optimizer state)")
         if problem:
             fallback = newest_intact_epoch_checkpoint(path.parent) if path.parent.is_dir() else None
-            raise CheckpointError(problem + (f"; the newest intact checkpoint there is '{fallback}'" if fallback else ""))
+            # --resume reads training checkpoints only: the generic tail (exports, folders) would mislead
+            problem = "--resume " + problem.removesuffix("; " + EXPECTED)
+            raise CheckpointError(problem + (f"; the newest intact checkpoint there is '{fallback}'" if fallback else
+                                             "; give a .ckpt written by `stylegan-t fit` or 'last'"))
         return path
     last = folder / "last.ckpt"
     if last.is_dir():
