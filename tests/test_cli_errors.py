@@ -1,5 +1,5 @@
-"""Every ``stylegan-t`` command turns user errors into one line on stderr and exit status 2, no traceback
-; ``--debug`` / ``STYLEGAN_T_DEBUG=1`` shows the traceback. Arguments and output folders
+"""Every ``stylegan-t`` command turns user errors into one line on stderr and exit status 2, no traceback;
+``--debug`` / ``STYLEGAN_T_DEBUG=1`` shows the traceback. Arguments and output folders
 are checked before any model is loaded. Most cases run in-process through ``main([...])``, a few through a
 real ``python -m stylegan_t.cli.main`` subprocess."""
 from __future__ import annotations

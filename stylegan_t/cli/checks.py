@@ -123,7 +123,7 @@ def check_override_keys(recipe: str, overrides: list[str]) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     from ..errors import RecipeError
-    from ..training.recipe import Recipe
+    from ..training.recipe import Recipe, describe_config_error
     from ..training.recipe_files import merged_recipe_file
 
     bad = [o for o in overrides if "=" not in o]
@@ -132,4 +132,4 @@ def check_override_keys(recipe: str, overrides: list[str]) -> None:
     try:
         OmegaConf.merge(OmegaConf.structured(Recipe), merged_recipe_file(recipe), OmegaConf.from_dotlist(overrides))
     except OmegaConfBaseException as err:
-        raise RecipeError(f"invalid recipe override: {err}") from None
+        raise RecipeError(f"invalid recipe override: {describe_config_error(err)}") from None
