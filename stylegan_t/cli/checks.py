@@ -133,3 +133,27 @@ def check_override_keys(recipe: str, overrides: list[str]) -> None:
         OmegaConf.merge(OmegaConf.structured(Recipe), merged_recipe_file(recipe), OmegaConf.from_dotlist(overrides))
     except OmegaConfBaseException as err:
         raise RecipeError(f"invalid recipe override: {describe_config_error(err)}") from None
+
+
+def check_local_clip_folders(recipe) -> None:
+    """Every ``local-dir:`` CLIP the recipe reads exists, or one line saying how to make it (``pretrain-clip``).
+
+    Runs before the weights preflight, whose message is about downloading weights: a ``local-dir:`` folder of
+    a recipe such as ``own-data-cpu`` is one that ``stylegan-t pretrain-clip`` writes, not a download.
+    """
+    from ..errors import MissingWeightsError
+
+    uses = [("model.generator.text_encoder.model", recipe.model.generator.text_encoder.model)]
+    feature = recipe.model.discriminator.feature_network
+    if getattr(feature, "kind", None) == "open_clip":
+        uses.append(("model.discriminator.feature_network.model", feature.model))
+    if recipe.loss.clip_weight > 0:
+        uses.append(("loss.clip_model", recipe.loss.clip_model))
+    for key, model in uses:
+        if isinstance(model, str) and model.startswith("local-dir:"):
+            folder = Path(model.removeprefix("local-dir:")).expanduser()
+            if not (folder / "open_clip_config.json").is_file():
+                urls = recipe.data.urls if isinstance(recipe.data.urls, str) else "SHARDS"
+                raise MissingWeightsError(
+                    f"{key}: no CLIP in '{folder}' yet; make it first with `stylegan-t pretrain-clip {urls} {folder}` "
+                    f"(docs/own-data.md), or set {key}=local-dir:FOLDER")

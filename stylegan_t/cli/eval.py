@@ -178,6 +178,10 @@ def _load_networks(args: argparse.Namespace, metrics: list[str], device):
         print(f"FID: standard Inception, {args.fid_dims} features, from {weights}")
     if "clip_score" in metrics:
         model, pretrained = args.clip_model, args.clip_pretrained
+        folder = Path(model.removeprefix("local-dir:")).expanduser()
+        if model.startswith("local-dir:") and not (folder / "open_clip_config.json").is_file():
+            raise EvalError(f"--clip-model {model}: no open_clip model in '{folder}' (no open_clip_config.json); give a "
+                            "folder written by `stylegan-t pretrain-clip`, or --clip-model NAME --clip-pretrained FILE")
         if pretrained is None and not model.startswith("local-dir:"):
             if model != DEFAULT_CLIP_MODEL:
                 raise EvalError(f"--clip-model {model} needs --clip-pretrained FILE_OR_TAG (random CLIP weights "

@@ -148,7 +148,18 @@ def _check_record(record: Mapping[str, Any], path: Path) -> dict[str, Any]:
         raise CheckpointLoadError(
             f"'{path}' has no stylegan_t generator record (format={record.get('format')!r}, expected {FORMAT!r}); {EXPECTED}"
         )
-    version = int(record.get("format_version", 0))
+    damaged = f"'{path}': damaged metadata"
+    try:
+        version = int(record.get("format_version", 0))
+    except (TypeError, ValueError):
+        raise CheckpointLoadError(f"{damaged}: format_version {record.get('format_version')!r} is not a number; "
+                                  "export the generator again") from None
+    for key in _JSON_FIELDS:
+        if not isinstance(record.get(key, {}), dict):
+            raise CheckpointLoadError(f"{damaged}: '{key}' is a {type(record[key]).__name__}, not a mapping; "
+                                      "export the generator again")
+    if not all(isinstance(v, str) for v in record.get("aliases", {}).values()):
+        raise CheckpointLoadError(f"{damaged}: 'aliases' must map tensor names to tensor names; export the generator again")
     if version > FORMAT_VERSION:
         raise CheckpointLoadError(
             f"'{path}' has format version {version}; this stylegan_t reads up to {FORMAT_VERSION}: upgrade stylegan_t"
@@ -201,6 +212,9 @@ def read_tensors(path: Path, record: Mapping[str, Any]) -> dict[str, torch.Tenso
     except Exception as err:
         raise CheckpointLoadError(f"could not read the tensors of '{file}' ({err}); the file may be truncated") from err
     for key, stored in record["aliases"].items():
+        if stored not in state:
+            raise CheckpointLoadError(f"'{file}': damaged metadata: alias '{key}' names a tensor the file lacks "
+                                      f"('{stored}'); export the generator again")
         state[key] = state[stored]
     return state
 
