@@ -7,6 +7,7 @@ Lightning's ``global_step`` (which counts both optimizers' steps).
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -23,7 +24,7 @@ from ..models.discriminator import ProjectedDiscriminator
 from ..models.generator import Generator
 from ..persistence import CHECKPOINT_KIND, FileDigests
 from ..persistence.checkpoint import fill_frozen, strip_frozen, verify_frozen
-from ..persistence.formats import CHECKPOINT_META, FROZEN, STATE_DICT
+from ..persistence.formats import CHECKPOINT_META, EXPECTED, FROZEN, HYPER_PARAMETERS, STATE_DICT
 from ..persistence.references import make_reference, open_clip_weights_file, spec_weights_file
 from .ema import GeneratorEMA
 from .init_from import load_init_weights
@@ -399,6 +400,23 @@ class StyleGANT(L.LightningModule):
             "samples_dropped": self.samples_dropped,
             FROZEN: self.frozen_references(),
         }
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> "StyleGANT":
+        """Lightning's classmethod, with the file checked first (weights only): a file that is not a stylegan_t
+        training checkpoint raises one :class:`CheckpointError` naming what it is, not a ``KeyError`` or
+        ``TypeError`` from inside Lightning."""
+        from ..persistence import read_training_checkpoint
+
+        if isinstance(checkpoint_path, (str, os.PathLike)):
+            try:
+                ckpt = read_training_checkpoint(checkpoint_path, mmap=True)
+            except CheckpointError as err:  # only a training checkpoint rebuilds the module: say that, not "or an export"
+                raise CheckpointError(str(err).removesuffix(EXPECTED) + "give a .ckpt written by `stylegan-t fit`") from err
+            if not isinstance(ckpt.get(HYPER_PARAMETERS, {}).get("recipe"), dict):
+                raise CheckpointError(f"'{checkpoint_path}': a stylegan_t checkpoint without its recipe "
+                                      "(hyper_parameters.recipe); it cannot rebuild the module")
+        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         meta = checkpoint.get(CHECKPOINT_META)
