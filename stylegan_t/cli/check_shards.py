@@ -10,7 +10,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-size", type=int, default=8, help="images whose shorter side is below this count as unreadable")
     parser.add_argument("--workers", type=int, default=1, help="shards checked in parallel processes")
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the full per-shard report as JSON")
-    parser.add_argument("--strict", action="store_true", help="exit with status 1 when any sample is unreadable or caption-less (a damaged shard always exits 2)")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 when any sample is unreadable or caption-less "
+                                                             "(a damaged shard always exits 2)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -94,14 +94,15 @@ def _save(model: torch.nn.Module, out: Path, architecture: dict, resolution: int
 def _train(model: torch.nn.Module, tokenizer, urls: list[str], cfg: PretrainClipConfig, resolution: int, *, progress: bool) -> float:
     """``cfg.steps`` steps of open_clip's ClipLoss on the training split; returns the last loss."""
     import open_clip
-    from tqdm.auto import tqdm
+
+    from ..utils.progress import progress as progress_bar
 
     loss_fn = open_clip.loss.ClipLoss()
     opt, sched = _optimizer(model, cfg)
     mean, std = torch.tensor(CLIP_MEAN).reshape(1, 3, 1, 1), torch.tensor(CLIP_STD).reshape(1, 3, 1, 1)
     model.train()
     loss_value = float("nan")
-    with tqdm(total=cfg.steps, desc="pretrain-clip", unit="step", disable=not progress) as bar:
+    with progress_bar(cfg.steps, desc="pretrain-clip", unit="step", disable=not progress) as bar:
         for images, captions in training_batches(urls, cfg, resolution):
             image_f = model.encode_image(((images + 1) / 2 - mean) / std, normalize=True)
             text_f = model.encode_text(tokenizer(captions), normalize=True)
