@@ -59,9 +59,9 @@ def describe_state_dict(state: Mapping[str, torch.Tensor]) -> str:
     keys = list(state)
     if any(k.startswith("mapping.clip.") or ".convs1." in k for k in keys):
         return ("an original StyleGAN-T generator state dict: convert it first with `stylegan-t convert-official` "
-                "(it needs the architecture: --img-resolution, --channel-base, ...)")
+                "and its architecture (--img-resolution, --channel-base, ...)")
     if any(k.startswith(("heads.", "dino.", "discriminator.", "feature_network.")) for k in keys):
-        return "a discriminator state dict (stylegan_t.load needs a generator)"
+        return "a discriminator state dict, not a generator"
     if any(k.startswith(("mapping.", "synthesis.")) for k in keys):
         return "a bare generator state dict without its config (export the training checkpoint instead)"
     shown = ", ".join(repr(k) for k in keys[:3])
@@ -79,6 +79,8 @@ def checkpoint_meta(ckpt: Any, *, path: str | os.PathLike) -> dict[str, Any]:
         found = "a Lightning checkpoint of another model (no 'stylegan_t' entry of kind StyleGANT)"
     else:
         found = f"a {type(ckpt).__name__} that is not a checkpoint"
+    if "convert it first" in found:  # the description is the advice
+        raise CheckpointLoadError(f"'{path}' is {found}")
     raise CheckpointLoadError(f"'{path}' is not a stylegan_t training checkpoint: it is {found}; {EXPECTED}")
 
 
