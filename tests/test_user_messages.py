@@ -266,3 +266,13 @@ def test_umask_is_respected(tmp_path):
         assert stat.S_IMODE((tmp_path / "t").stat().st_mode) == user_file_mode() == 0o600
     finally:
         os.umask(old)
+
+
+def test_playground_default_prompt(tiny, tmp_path):
+    from stylegan_t.persistence.formats import CHECKPOINT_KIND
+    from stylegan_t.serve.engine import FALLBACK_PROMPT, default_prompt
+
+    run = {"sample_prompts": ["a red circle", "a green square"]}
+    torch.save({"stylegan_t": {"kind": CHECKPOINT_KIND}, "hyper_parameters": {"recipe": {"run": run}}}, tmp_path / "a.ckpt")
+    assert default_prompt(tmp_path / "a.ckpt") == "a red circle"
+    assert default_prompt(tiny["export"]) == FALLBACK_PROMPT
