@@ -4,7 +4,8 @@ Both kinds hold the same record: safetensors tensors plus ``format``, ``format_v
 (JSON of :meth:`GeneratorConfig.to_dict`), ``aliases`` (``{key: stored key}`` for tensors sharing memory),
 ``frozen`` (``{prefix: reference}``, see :mod:`.references`), ``source`` and ``stylegan_t_version``. The export
 keeps the record in the safetensors metadata; the pretrained folder in ``config.json`` beside
-``model.safetensors`` (laid out like diffusers' folders; diffusers itself cannot load it). A text tower that was not trained is stored by reference.
+``model.safetensors`` (laid out like diffusers' folders; diffusers itself cannot load it). A text tower that
+was not trained is stored by reference.
 """
 from __future__ import annotations
 
