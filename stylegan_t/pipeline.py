@@ -180,7 +180,7 @@ class StyleGANTPipeline:
         ``output_type="pil"``: list of PIL images; ``"tensor"``: float32 CPU tensor [N, C, R, R], about [-1, 1].
         ``truncation_psi`` pulls the z-part toward its average (paper Sec. 3.3: truncation acts on the z-part only).
         """
-        from tqdm.auto import tqdm
+        from .utils.progress import progress as progress_bar
 
         features = self.encode_prompts(prompts, batch_size=batch_size)
         seeds = [seeds] if isinstance(seeds, int) else list(seeds)
@@ -197,7 +197,7 @@ class StyleGANTPipeline:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         images = []
-        with tqdm(total=len(pairs), unit="img", disable=not progress, desc="generate") as bar:
+        with progress_bar(len(pairs), unit="img", disable=not progress, desc="generate") as bar:
             for start in range(0, len(pairs), batch_size):
                 chunk = pairs[start : start + batch_size]
                 z = self.latents(s for _, s in chunk)
@@ -276,12 +276,12 @@ class StyleGANTPipeline:
 
 
 def _progress_range(total: int, step: int, progress: bool, desc: str):
-    """``range(0, total, step)`` with a tqdm bar counting items (frames) when ``progress``."""
-    from tqdm.auto import tqdm
+    """``range(0, total, step)`` with a progress bar counting items (frames) when ``progress``."""
+    from .utils.progress import progress as progress_bar
 
     if step < 1:
         raise ValueError(f"batch_size must be >= 1, got {step}")
-    with tqdm(total=total, unit="frame", disable=not progress, desc=desc) as bar:
+    with progress_bar(total, unit="frame", disable=not progress, desc=desc) as bar:
         for start in range(0, total, step):
             yield start
             bar.update(min(step, total - start))

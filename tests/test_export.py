@@ -137,9 +137,9 @@ def _bad_files(tmp_path, generators):
     torch.save(generators[0].state_dict(), files["without its config"])
     files["unrecognized content"] = tmp_path / "notes.txt"
     files["unrecognized content"].write_text("not a checkpoint\n")
-    files["torch.load"] = tmp_path / "truncated.ckpt"
+    files["damaged torch file"] = tmp_path / "truncated.ckpt"
     torch.save({"a": torch.zeros(1000)}, tmp_path / "full.ckpt")
-    files["torch.load"].write_bytes((tmp_path / "full.ckpt").read_bytes()[:300])
+    files["damaged torch file"].write_bytes((tmp_path / "full.ckpt").read_bytes()[:300])
     good = export_generator(generators[0], tmp_path / "good.safetensors")
     files["could not read"] = tmp_path / "cut.safetensors"
     files["could not read"].write_bytes(good.read_bytes()[:-1000])
@@ -154,13 +154,13 @@ def _bad_files(tmp_path, generators):
 def test_bad_inputs_give_one_clear_error(generators, tmp_path):
     with pytest.raises(CheckpointNotFoundError, match="not found") as err:
         stylegan_t.load(tmp_path / "missing.safetensors", device="cpu")
-    assert isinstance(err.value, FileNotFoundError) and "expected a stylegan_t training checkpoint" in str(err.value)
+    assert isinstance(err.value, FileNotFoundError) and "give a .ckpt from `stylegan-t fit`" in str(err.value)
     for what, path in _bad_files(tmp_path, generators).items():
         with pytest.raises(CheckpointLoadError) as err:
             stylegan_t.load(path, device="cpu")
         message = str(err.value)
         assert what in message, (what, message)
-        assert "stylegan_t" in message and str(path.name) in message, message
+        assert "stylegan-t" in message and str(path.name) in message, message  # names the command that writes a good file
 
 
 def test_version_1_exports_with_every_tensor_still_read(generators, tmp_path):

@@ -105,6 +105,21 @@ def type_into(driver, element_id: str, text: str, *, clear: bool = False) -> Non
     element.send_keys(text)
 
 
+def test_page_opens_on_an_image_of_the_default_prompt(browser, server):
+    """No typing: the page shows the model's default prompt at once, and no broken-image frame anywhere."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server.url)
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script("return playground.shown >= 1"))
+    state = settle(browser)
+    assert state["errors"] == 0
+    default = browser.execute_script("return playground.defaultPrompt")
+    assert default == "a photo of a cat"  # an export names no sample prompt: the fallback
+    assert browser.execute_script(PIXELS_JS, "image") == api_pixels(server, prompt=default, seed=0)
+    assert "default prompt" in browser.find_element("id", "status").text
+    assert not browser.find_element("id", "grid").is_displayed()  # hidden until asked for: no empty frame
+
+
 def test_type_prompt_then_drag_interpolation_slider(browser, server):
     from selenium.webdriver.common.keys import Keys
 

@@ -10,7 +10,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-size", type=int, default=8, help="images whose shorter side is below this count as unreadable")
     parser.add_argument("--workers", type=int, default=1, help="shards checked in parallel processes")
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the full per-shard report as JSON")
-    parser.add_argument("--strict", action="store_true", help="exit with status 1 when any sample or shard is bad")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 when any sample is unreadable or caption-less "
+                                                             "(a damaged shard always exits 2)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,5 +43,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump([r.as_dict() for r in reports], f, indent=1)
-    bad = total["unreadable"] or total["no_caption"] or broken
+    if broken:  # a damaged shard is an error whatever --strict says (training would lose its samples)
+        first = next(r for r in reports if r.error is not None)
+        raise UserError(f"{broken} shard(s) damaged, e.g. '{first.url}': {first.error[:120]}; "
+                        "copy or make them again (`stylegan-t make-shards`)")
+    bad = total["unreadable"] or total["no_caption"]
     return 1 if args.strict and bad else 0

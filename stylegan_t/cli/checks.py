@@ -57,10 +57,15 @@ def check_device(device: str | None, option: str = "--device") -> None:
 
 
 def _unwritable(folder: Path) -> str | None:
-    """Why files cannot be written in ``folder`` (created if missing), or None when they can."""
+    """Why files cannot be written in ``folder``, or None when they can. Nothing is created: a missing folder
+    is judged by its nearest existing parent (a command that fails a later check leaves no empty folder)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return "Not a directory"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
             pass
     except OSError as err:
         return err.strerror or type(err).__name__
@@ -68,7 +73,7 @@ def _unwritable(folder: Path) -> str | None:
 
 
 def check_writable_dir(path: str | os.PathLike, option: str) -> Path:
-    """Create folder ``path`` if needed and prove a file can be written in it; else one line naming it."""
+    """Prove folder ``path`` can be made (it is not created here) and written in; else one line naming it."""
     folder = Path(path)
     reason = _unwritable(folder)
     if reason:
@@ -77,7 +82,7 @@ def check_writable_dir(path: str | os.PathLike, option: str) -> Path:
 
 
 def check_writable_file(path: str | os.PathLike, option: str) -> Path:
-    """``path`` is not a folder and a file can be written in its (created if missing) parent folder."""
+    """``path`` is not a folder and a file can be written in its parent folder (not created here)."""
     file = Path(path)
     if file.is_dir():
         raise UserError(f"{option} '{file}' is a folder; give a file name")
@@ -118,7 +123,7 @@ def check_override_keys(recipe: str, overrides: list[str]) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     from ..errors import RecipeError
-    from ..training.recipe import Recipe
+    from ..training.recipe import Recipe, describe_config_error
     from ..training.recipe_files import merged_recipe_file
 
     bad = [o for o in overrides if "=" not in o]
@@ -127,4 +132,28 @@ def check_override_keys(recipe: str, overrides: list[str]) -> None:
     try:
         OmegaConf.merge(OmegaConf.structured(Recipe), merged_recipe_file(recipe), OmegaConf.from_dotlist(overrides))
     except OmegaConfBaseException as err:
-        raise RecipeError(f"invalid recipe override: {err}") from None
+        raise RecipeError(f"invalid recipe override: {describe_config_error(err)}") from None
+
+
+def check_local_clip_folders(recipe) -> None:
+    """Every ``local-dir:`` CLIP the recipe reads exists, or one line saying how to make it (``pretrain-clip``).
+
+    Runs before the weights preflight, whose message is about downloading weights: a ``local-dir:`` folder of
+    a recipe such as ``own-data-cpu`` is one that ``stylegan-t pretrain-clip`` writes, not a download.
+    """
+    from ..errors import MissingWeightsError
+
+    uses = [("model.generator.text_encoder.model", recipe.model.generator.text_encoder.model)]
+    feature = recipe.model.discriminator.feature_network
+    if getattr(feature, "kind", None) == "open_clip":
+        uses.append(("model.discriminator.feature_network.model", feature.model))
+    if recipe.loss.clip_weight > 0:
+        uses.append(("loss.clip_model", recipe.loss.clip_model))
+    for key, model in uses:
+        if isinstance(model, str) and model.startswith("local-dir:"):
+            folder = Path(model.removeprefix("local-dir:")).expanduser()
+            if not (folder / "open_clip_config.json").is_file():
+                urls = recipe.data.urls if isinstance(recipe.data.urls, str) else "SHARDS"
+                raise MissingWeightsError(
+                    f"{key}: no CLIP in '{folder}' yet; make it first with `stylegan-t pretrain-clip {urls} {folder}` "
+                    f"(docs/own-data.md), or set {key}=local-dir:FOLDER")

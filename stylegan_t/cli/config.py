@@ -21,10 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..training.preflight import check_recipe, preflight
     from ..training.recipe import recipe_to_yaml
-    from .checks import load_recipe_checked
+    from .checks import check_local_clip_folders, load_recipe_checked
 
     recipe = load_recipe_checked(args.recipe, args.overrides)
     if args.check_files:
+        check_local_clip_folders(recipe)
         preflight(recipe, code=args.code)
     else:
         check_recipe(recipe, code=args.code)

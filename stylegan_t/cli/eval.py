@@ -178,6 +178,10 @@ def _load_networks(args: argparse.Namespace, metrics: list[str], device):
         print(f"FID: standard Inception, {args.fid_dims} features, from {weights}")
     if "clip_score" in metrics:
         model, pretrained = args.clip_model, args.clip_pretrained
+        folder = Path(model.removeprefix("local-dir:")).expanduser()
+        if model.startswith("local-dir:") and not (folder / "open_clip_config.json").is_file():
+            raise EvalError(f"--clip-model {model}: no open_clip model in '{folder}' (no open_clip_config.json); give a "
+                            "folder written by `stylegan-t pretrain-clip`, or --clip-model NAME --clip-pretrained FILE")
         if pretrained is None and not model.startswith("local-dir:"):
             if model != DEFAULT_CLIP_MODEL:
                 raise EvalError(f"--clip-model {model} needs --clip-pretrained FILE_OR_TAG (random CLIP weights "
@@ -196,9 +200,8 @@ def _load_networks(args: argparse.Namespace, metrics: list[str], device):
 
 def _read_reals(args: argparse.Namespace, fid, captions: list[str] | None, resolution: int):
     """FID real statistics and/or captions from ``--real`` (a statistics file, or one pass over the reals)."""
-    from tqdm.auto import tqdm
-
     from ..metrics import RealData, read_reals
+    from ..utils.progress import progress
 
     data = RealData()
     if _is_stats_file(args.real):
@@ -216,7 +219,7 @@ def _read_reals(args: argparse.Namespace, fid, captions: list[str] | None, resol
     want_captions = captions is None
     limit = args.num_real if fid is not None else args.num  # captions beyond N are never used
     what = f"real images ({resolution}x{resolution})" if fid is not None else "real captions"
-    with tqdm(desc=what, unit="img", total=limit) as bar:
+    with progress(limit, desc=what, unit="img") as bar:
         data = read_reals(args.real, resolution=resolution, fid=fid, want_captions=want_captions, limit=limit,
                           batch_size=args.batch_size, caption_key=args.caption_key, on_sample=lambda: bar.update(1))
     counts = data.counts
@@ -235,14 +238,13 @@ def _read_reals(args: argparse.Namespace, fid, captions: list[str] | None, resol
 
 def _generator(pipe, args: argparse.Namespace, resolution: int):
     """``generate(captions, seeds, psi)`` -> uint8 images at the evaluation resolution, with a bar per psi."""
-    from tqdm.auto import tqdm
-
     from ..metrics import resize_like_reals, to_uint8
+    from ..utils.progress import progress
 
     bars: dict[float, Any] = {}
 
     def generate(batch_captions: list[str], seeds: list[int], psi: float):
-        bar = bars.setdefault(psi, tqdm(desc=f"psi={psi:g}", unit="img", total=args.num))
+        bar = bars.get(psi) or bars.setdefault(psi, progress(args.num, desc=f"psi={psi:g}", unit="img"))
         images = to_uint8(pipe(batch_captions, seeds, truncation_psi=psi, noise_mode=args.noise_mode,
                                output_type="tensor", pairing="zip", batch_size=len(seeds)))
         if images.shape[-1] != resolution or images.shape[-2] != resolution:

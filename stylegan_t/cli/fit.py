@@ -15,9 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..training.fit import fit, release_process_group
-    from .checks import load_recipe_checked
+    from .checks import check_local_clip_folders, load_recipe_checked
 
     recipe = load_recipe_checked(args.recipe, args.overrides)
+    check_local_clip_folders(recipe)  # a folder pretrain-clip writes: say so, not "download ViT-L/14"
     fit(recipe, code=args.code, resume=args.resume)  # every check runs before anything is built or written
     release_process_group()
     return 0

@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         prompts, seeds=args.seeds, truncation_psi=args.truncation, noise_mode=args.noise_mode,
         batch_size=args.batch_size, progress=True,
     )
+    outdir.mkdir(parents=True, exist_ok=True)
     i = 0
     for p_idx, prompt in enumerate(prompts):
         for seed in args.seeds:

@@ -53,6 +53,9 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (``stylegan-t CMD: error: ...; see --help``), exit 2."""
 
     def error(self, message: str) -> NoReturn:
+        dashed = re.search(r"--(\w+\.[\w.]+=\S*)", message) if "unrecognized arguments" in message else None
+        if dashed:  # `--trainer.devices=2`: a recipe override written as an option
+            message += f"; recipe overrides take no dashes: {dashed.group(1)}"
         self.exit(USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

@@ -41,5 +41,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ValueError, FileExistsError, FileNotFoundError) as err:  # bad source table, shards already there, ...
         raise UserError(str(err)) from err
+    if not result.written:
+        raise UserError(f"no usable image-caption pair in '{args.src}' ({result.unreadable} unreadable, "
+                        f"{result.no_caption} without caption); each image needs a caption, e.g. cat.jpg + cat.txt")
     print(f"{args.dest}: {result.summary()}")
-    return 0 if result.written else 1
+    return 0

@@ -20,6 +20,7 @@ import torch
 
 from ..constants import CLIP_MEAN, CLIP_STD
 from ..models.open_clip_loader import create_open_clip
+from ..utils.file_modes import publish
 from .config import PretrainClipConfig, PretrainClipError
 from .data import find_shards, fingerprint, scan_held_out, training_batches
 from .retrieval import embed, retrieval_scores
@@ -87,21 +88,21 @@ def _save(model: torch.nn.Module, out: Path, architecture: dict, resolution: int
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     tmp = out / (WEIGHTS + ".tmp")
     save_file(state, str(tmp))
-    tmp.chmod(0o644)  # safetensors creates the file owner-only
-    tmp.replace(out / WEIGHTS)
+    publish(tmp, out / WEIGHTS)  # safetensors creates the file owner-only
 
 
 def _train(model: torch.nn.Module, tokenizer, urls: list[str], cfg: PretrainClipConfig, resolution: int, *, progress: bool) -> float:
     """``cfg.steps`` steps of open_clip's ClipLoss on the training split; returns the last loss."""
     import open_clip
-    from tqdm.auto import tqdm
+
+    from ..utils.progress import progress as progress_bar
 
     loss_fn = open_clip.loss.ClipLoss()
     opt, sched = _optimizer(model, cfg)
     mean, std = torch.tensor(CLIP_MEAN).reshape(1, 3, 1, 1), torch.tensor(CLIP_STD).reshape(1, 3, 1, 1)
     model.train()
     loss_value = float("nan")
-    with tqdm(total=cfg.steps, desc="pretrain-clip", unit="step", disable=not progress) as bar:
+    with progress_bar(cfg.steps, desc="pretrain-clip", unit="step", disable=not progress) as bar:
         for images, captions in training_batches(urls, cfg, resolution):
             image_f = model.encode_image(((images + 1) / 2 - mean) / std, normalize=True)
             text_f = model.encode_text(tokenizer(captions), normalize=True)

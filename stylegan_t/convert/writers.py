@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from ..models.generator import Generator
+from ..utils.file_modes import publish
 from .snapshot import discriminator_from_snapshot, generator_from_snapshot, read_snapshot
 from .training_checkpoint import save_feature_network, snapshot_recipe, training_checkpoint
 
@@ -32,7 +33,7 @@ def write_training_checkpoint(checkpoint: dict[str, Any], out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     torch.save(checkpoint, tmp)
-    os.replace(tmp, out)
+    publish(tmp, out)
     return out
 
 

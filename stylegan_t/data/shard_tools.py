@@ -1,4 +1,4 @@
-"""Make and check img2dataset-style WebDataset shards (issue 5, item 5; docs/data.md).
+"""Make and check img2dataset-style WebDataset shards (docs/data.md).
 
 ``make_shards`` reads image-caption pairs from a folder of images with sidecar ``.txt`` files, a CSV/TSV or
 JSONL table with path and caption columns, or a COCO captions JSON plus its image folder, and writes
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import tarfile
 import time
@@ -253,6 +254,11 @@ def make_shards(
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
     dest = Path(dest).expanduser()
+    items = iter(iter_items(src, images=images, path_column=path_column, caption_column=caption_column))
+    first = next(items, None)
+    if first is None:  # checked before anything is written: no empty DEST for an empty source
+        raise ValueError(f"'{src}' holds no images to shard; give a folder of images with .txt captions "
+                         "(cat.jpg + cat.txt), a CSV/TSV/JSONL table or a COCO captions file")
     dest.mkdir(parents=True, exist_ok=True)
     existing = sorted(dest.glob("*.tar"))
     if existing and not overwrite:
@@ -261,7 +267,7 @@ def make_shards(
         old.unlink()
     writer = _ShardWriter(dest, shard_size)
     result = MakeShardsResult(shards=writer.shards)
-    for item in iter_items(src, images=images, path_column=path_column, caption_column=caption_column):
+    for item in itertools.chain([first], items):
         caption = (item.caption or "").strip()
         if not caption:
             writer.fail("failed_no_caption")
@@ -317,28 +323,56 @@ def check_shard(
     report = ShardReport(url)
     errors: list[str] = []
     keep = set(image_keys) | {"json" if caption_key.startswith("json:") else caption_key}
+    last_bad: str | None = None  # the last sample's problem count ("no_caption" / "unreadable"), if any
     for sample in read_tar_samples(url, keep=keep, on_error=lambda _url, err: errors.append(f"{type(err).__name__}: {err}")):
         report.samples += 1
         try:
             decode_caption(sample, caption_key)
             open_image(find_image(sample, image_keys)[1], min_size=min_size)
             report.ok += 1
+            last_bad = None
             continue
         except MissingCaption as err:
             report.no_caption += 1
-            reason = str(err)
+            reason, last_bad = str(err), "no_caption"
         except CorruptSample as err:
             report.unreadable += 1
-            reason = str(err)
+            reason, last_bad = str(err), "unreadable"
         if len(report.problems) < max_problems:
             report.problems.append(f"{sample['__key__']}: {reason}")
+    cut = _cut_short(url)
+    if cut and not errors:
+        errors.append(cut)
+        if last_bad is not None:  # the sample the cut went through: part of the damage, not a bad sample
+            setattr(report, last_bad, getattr(report, last_bad) - 1)
+            report.samples -= 1
+            if report.problems:
+                report.problems.pop()
     if errors:
         report.error = "; ".join(errors)
     report.expected = _stats_successes(url)
-    if report.error is None and report.expected is not None and report.samples != report.expected:
+    if (report.error in (None, cut)) and report.expected is not None and report.samples != report.expected:
         # A tar cut at a member boundary reads as a shorter, valid tar; the stats file tells.
-        report.error = f"{report.samples} samples but its _stats.json says {report.expected} were written"
+        stats = f"{report.samples} samples but its _stats.json says {report.expected} were written"
+        report.error = f"{cut}: {stats}" if report.error else stats
     return report
+
+
+def _cut_short(url: str) -> str | None:
+    """Why a local tar is cut short, or None. A complete tar ends with two zero blocks (1024 bytes); a copy cut
+    at a member boundary still reads as a valid, shorter tar whose last sample lacks its later files."""
+    if not is_local_path(url):
+        return None
+    try:
+        with open(url, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(size - 1024, 0))
+            tail = f.read()
+    except OSError:
+        return None
+    if size >= 1024 and size % 512 == 0 and not tail.strip(b"\0"):
+        return None
+    return "cut short (no tar end marker)"
 
 
 def _stats_successes(url: str) -> int | None:

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..utils.file_modes import publish
+
 
 def add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     """Add ``data`` as the regular file ``name`` with mtime 0 and mode 644, so the same input gives the same bytes."""
@@ -23,4 +25,4 @@ def atomic_tar(path: str | os.PathLike) -> Iterator[tarfile.TarFile]:
     tmp = path.with_name(path.name + ".tmp")
     with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
         yield tar
-    os.replace(tmp, path)
+    publish(tmp, path)

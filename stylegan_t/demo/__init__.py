@@ -1,4 +1,4 @@
-"""The built-in demo (issue 6): procedural captioned scenes in WebDataset shards, a deterministic detector
+"""The built-in demo: procedural captioned scenes in WebDataset shards, a deterministic detector
 of what an image shows, and the text-alignment report of a generator.
 
 Importing this package needs numpy, Pillow and torch only; ``run_demo`` (training) loads Lightning lazily.

@@ -1,4 +1,4 @@
-"""The demo's text-alignment report (issue 6): does the generator draw what the prompt asks for?
+"""The demo's text-alignment report: does the generator draw what the prompt asks for?
 
 Held-out prompts (balanced over colour x shape, half of them also naming a position, phrased with the
 training caption templates, never one of :func:`grid_prompts`) are generated with seeds the sample

@@ -1,4 +1,4 @@
-"""A deterministic detector for the demo's attributes (issue 6): which colour, shape and position is drawn.
+"""A deterministic detector for the demo's attributes: which colour, shape and position is drawn.
 
 Made for noisy 32x32 generator outputs, not just clean renders:
 

@@ -1,4 +1,4 @@
-"""The generality check (issue 15): the own-data path end to end on the glyphs world, scored by its detector.
+"""The generality check: the own-data path end to end on the glyphs world, scored by its detector.
 
 Exactly what a user with their own captioned images does (docs/own-data.md): an image folder with ``.txt``
 captions -> ``make_shards`` -> ``pretrain_clip`` -> ``fit`` with ``recipes/own-data-cpu.yaml`` -> generate

@@ -1,4 +1,4 @@
-"""Procedural captioned scenes for the built-in demo (issue 6): one coloured shape on a light background.
+"""Procedural captioned scenes for the built-in demo: one coloured shape on a light background.
 
 Every scene has a colour, a shape and a position; its caption always names the colour and the shape and
 names the position for a fraction of the samples (``position_prob``). Shape size, the exact placement,

@@ -110,7 +110,7 @@ class Generator(nn.Module):
             p.requires_grad_(True)
         return params
 
-    # --- files (the diffusers layout; stylegan_t.persistence owns the formats) --------------------
+    # --- files (a diffusers-style folder; stylegan_t.persistence owns the formats) --------------------
 
     def save_pretrained(self, folder: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
         """Write ``folder/config.json`` + ``folder/model.safetensors``; a frozen text tower is stored by reference."""

@@ -31,11 +31,24 @@ def torch_load(path: str | os.PathLike, *, map_location: Any = "cpu", mmap: bool
     try:
         return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # truncated zip, arbitrary pickle refused by weights_only, ...
-        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-        raise CheckpointLoadError(
-            f"'{path}' is damaged or not plain data: could not read it with torch.load(weights_only=True) "
-            f"({type(err).__name__}: {first}); {EXPECTED}"
-        ) from err
+        raise CheckpointLoadError(f"'{path}' {_unreadable_reason(path, err)}; {EXPECTED}") from err
+
+
+def _unreadable_reason(path: Path, err: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused ``path``, in the user's terms (torch's own text names
+    its internals: mmap, zipfile serialization, unpickler globals)."""
+    import pickle
+    import zipfile
+
+    if "Weights only load failed" in str(err) or isinstance(err, pickle.UnpicklingError) and zipfile.is_zipfile(path):
+        return "holds pickled objects or code, which stylegan_t never loads (it reads plain tensors only)"
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head == b"PK":  # a zip (torch's format) that torch could not read: cut short or corrupt
+        return "is a damaged torch file (truncated or corrupt)"
+    if head[:1] == b"\x80":  # a pickle protocol header: a torch file from before the zip format, or a cut one
+        return "is a damaged or legacy torch file that cannot be read as plain data"
+    return "is not a torch checkpoint"
 
 
 def is_tensor_dict(obj: Any) -> bool:
@@ -47,9 +60,9 @@ def describe_state_dict(state: Mapping[str, torch.Tensor]) -> str:
     keys = list(state)
     if any(k.startswith("mapping.clip.") or ".convs1." in k for k in keys):
         return ("an original StyleGAN-T generator state dict: convert it first with `stylegan-t convert-official` "
-                "(it needs the architecture: --img-resolution, --channel-base, ...)")
+                "and its architecture (--img-resolution, --channel-base, ...)")
     if any(k.startswith(("heads.", "dino.", "discriminator.", "feature_network.")) for k in keys):
-        return "a discriminator state dict (stylegan_t.load needs a generator)"
+        return "a discriminator state dict, not a generator"
     if any(k.startswith(("mapping.", "synthesis.")) for k in keys):
         return "a bare generator state dict without its config (export the training checkpoint instead)"
     shown = ", ".join(repr(k) for k in keys[:3])
@@ -67,6 +80,8 @@ def checkpoint_meta(ckpt: Any, *, path: str | os.PathLike) -> dict[str, Any]:
         found = "a Lightning checkpoint of another model (no 'stylegan_t' entry of kind StyleGANT)"
     else:
         found = f"a {type(ckpt).__name__} that is not a checkpoint"
+    if "convert it first" in found:  # the description is the advice
+        raise CheckpointLoadError(f"'{path}' is {found}")
     raise CheckpointLoadError(f"'{path}' is not a stylegan_t training checkpoint: it is {found}; {EXPECTED}")
 
 
@@ -119,6 +134,19 @@ def fill_frozen(state: dict[str, torch.Tensor], own: Mapping[str, torch.Tensor],
         if key not in out and _under(key, prefixes):
             out[key] = value
     return out
+
+
+def check_module_checkpoint(path: str | os.PathLike) -> None:
+    """``path`` is a training checkpoint that can rebuild its module (its recipe included); one line otherwise."""
+    from ..errors import CheckpointError
+
+    try:
+        ckpt = read_training_checkpoint(path, mmap=True)
+    except CheckpointError as err:  # only a training checkpoint rebuilds the module: say that, not "or an export"
+        raise CheckpointError(str(err).removesuffix(EXPECTED) + "give a .ckpt written by `stylegan-t fit`") from err
+    if not isinstance(ckpt.get(HYPER_PARAMETERS, {}).get("recipe"), dict):
+        raise CheckpointError(f"'{path}': a stylegan_t checkpoint without its recipe (hyper_parameters.recipe); "
+                              "it cannot rebuild the module")
 
 
 def write_checkpoint_meta(checkpoint: dict[str, Any], meta: CheckpointMeta, *, frozen_prefixes: list[str]) -> None:

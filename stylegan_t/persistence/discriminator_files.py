@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..errors import MissingWeightsError
+from ..utils.file_modes import publish
 from .formats import CONFIG_NAME, WEIGHTS_NAME
 from .generator_files import _save_tensors
 from .references import FileDigests, make_reference, missing_file_error, spec_weights_file, verify_reference
@@ -67,7 +68,7 @@ def write_discriminator(folder: str | os.PathLike, discriminator: ProjectedDiscr
     }
     tmp = out / (CONFIG_NAME + ".tmp")
     tmp.write_text(json.dumps(record, indent=1, default=str))
-    os.replace(tmp, out / CONFIG_NAME)
+    publish(tmp, out / CONFIG_NAME)
     return out
 
 

@@ -22,8 +22,6 @@ WEIGHTS_NAME = "model.safetensors"
 #: the text tower's prefix inside a generator's ``state_dict``
 TEXT_ENCODER_PREFIX = "mapping.text_encoder"
 
-EXPECTED = (
-    "expected a stylegan_t training checkpoint (.ckpt written by `stylegan-t fit`), a generator export "
-    "(.safetensors written by `stylegan-t export` or `stylegan-t convert-official`) or a pretrained folder "
-    f"({CONFIG_NAME} + {WEIGHTS_NAME}, written by save_pretrained)"
-)
+#: the tail of every "this file is not what was expected" message: what to give instead (kept short: one line)
+EXPECTED = "give a .ckpt from `stylegan-t fit`, a .safetensors from `stylegan-t export` or a save_pretrained folder"
+

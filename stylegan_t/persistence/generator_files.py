@@ -4,7 +4,8 @@ Both kinds hold the same record: safetensors tensors plus ``format``, ``format_v
 (JSON of :meth:`GeneratorConfig.to_dict`), ``aliases`` (``{key: stored key}`` for tensors sharing memory),
 ``frozen`` (``{prefix: reference}``, see :mod:`.references`), ``source`` and ``stylegan_t_version``. The export
 keeps the record in the safetensors metadata; the pretrained folder in ``config.json`` beside
-``model.safetensors`` (the diffusers layout). A text tower that was not trained is stored by reference.
+``model.safetensors`` (laid out like diffusers' folders; diffusers itself cannot load it). A text tower that
+was not trained is stored by reference.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import torch
 from ..errors import MissingWeightsError
 from ..models.config import GeneratorConfig
 from ..models.generator import Generator
+from ..utils.file_modes import publish
 from .formats import CONFIG_NAME, EXPECTED, FORMAT, FORMAT_VERSION, TEXT_ENCODER_PREFIX, WEIGHTS_NAME
 from .references import FileDigests, make_reference, missing_file_error, open_clip_weights_file, relocate, verify_reference
 from .strict import CheckpointLoadError, CheckpointNotFoundError, dedupe_for_safetensors, load_state_strict, without_prefixes
@@ -90,7 +92,7 @@ def _save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[s
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)  # never leave a half-written file behind
+    publish(tmp, path)  # never leave a half-written file behind; safetensors writes 0600
 
 
 def write_export(
@@ -114,7 +116,7 @@ def write_pretrained(
     config = out / CONFIG_NAME
     tmp = config.with_name(CONFIG_NAME + ".tmp")
     tmp.write_text(json.dumps({"_class_name": "Generator", **record}, indent=1, default=str))
-    os.replace(tmp, config)
+    publish(tmp, config)
     return out
 
 
@@ -141,7 +143,18 @@ def _check_record(record: Mapping[str, Any], path: Path) -> dict[str, Any]:
         raise CheckpointLoadError(
             f"'{path}' has no stylegan_t generator record (format={record.get('format')!r}, expected {FORMAT!r}); {EXPECTED}"
         )
-    version = int(record.get("format_version", 0))
+    damaged = f"'{path}': damaged metadata"
+    try:
+        version = int(record.get("format_version", 0))
+    except (TypeError, ValueError):
+        raise CheckpointLoadError(f"{damaged}: format_version {record.get('format_version')!r} is not a number; "
+                                  "export the generator again") from None
+    for key in _JSON_FIELDS:
+        if not isinstance(record.get(key, {}), dict):
+            raise CheckpointLoadError(f"{damaged}: '{key}' is a {type(record[key]).__name__}, not a mapping; "
+                                      "export the generator again")
+    if not all(isinstance(v, str) for v in record.get("aliases", {}).values()):
+        raise CheckpointLoadError(f"{damaged}: 'aliases' must map tensor names to tensor names; export the generator again")
     if version > FORMAT_VERSION:
         raise CheckpointLoadError(
             f"'{path}' has format version {version}; this stylegan_t reads up to {FORMAT_VERSION}: upgrade stylegan_t"
@@ -194,6 +207,9 @@ def read_tensors(path: Path, record: Mapping[str, Any]) -> dict[str, torch.Tenso
     except Exception as err:
         raise CheckpointLoadError(f"could not read the tensors of '{file}' ({err}); the file may be truncated") from err
     for key, stored in record["aliases"].items():
+        if stored not in state:
+            raise CheckpointLoadError(f"'{file}': damaged metadata: alias '{key}' names a tensor the file lacks "
+                                      f"('{stored}'); export the generator again")
         state[key] = state[stored]
     return state
 
@@ -224,6 +240,12 @@ def build_generator(
     ref = frozen.get(TEXT_ENCODER_PREFIX)
     tower = {k: v for k, v in state.items() if k.startswith(TEXT_ENCODER_PREFIX + ".")}
     stored = config.text_encoder
+    if ref is not None and text_encoder and text_encoder != stored.model and not text_encoder.startswith("local-dir:"):
+        # checked before building: another architecture would be built (a ViT-L takes seconds) only to fail its checksum
+        raise CheckpointLoadError(
+            f"{source} was trained with the text tower {stored.model!r}; {text_encoder!r} cannot replace it: give the "
+            "folder that tower moved to as 'local-dir:FOLDER' (CLI: --text-encoder)"
+        )
     te = dataclasses.replace(stored, model=text_encoder or relocate(stored.model, list(anchors)),
                              pretrained=relocate(stored.pretrained, list(anchors)))
     build_config = dataclasses.replace(config, text_encoder=te)

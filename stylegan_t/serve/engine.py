@@ -22,6 +22,23 @@ FEATURE_CACHE_SIZE = 256
 GIF_BATCH = 16  # GIF frames per forward pass  # prompts whose text features are kept (typing revisits the same prefixes)
 
 
+#: the page's first prompt when the model file names none (an export, or a checkpoint without sample prompts)
+FALLBACK_PROMPT = "a photo of a cat"
+
+
+def default_prompt(path: str | os.PathLike) -> str:
+    """The prompt the page opens with: the first sample prompt of the run that wrote a training checkpoint (what
+    its sample grids drew), else :data:`FALLBACK_PROMPT`."""
+    from ..errors import CheckpointError
+    from ..persistence import read_training_checkpoint
+
+    try:
+        prompts = read_training_checkpoint(path, mmap=True)["hyper_parameters"]["recipe"]["run"]["sample_prompts"]
+        return str(prompts[0]) if prompts else FALLBACK_PROMPT
+    except (CheckpointError, KeyError, TypeError, IndexError):
+        return FALLBACK_PROMPT
+
+
 def load_pipeline(path: str | os.PathLike, *, device: str | None = None, text_encoder: str | None = None):
     """The one place the playground loads a model: a training checkpoint or an export -> a pipeline."""
     from ..pipeline import load
@@ -36,8 +53,9 @@ class PlaygroundEngine:
     gets the same bytes whether it runs alone or among others.
     """
 
-    def __init__(self, pipe) -> None:
+    def __init__(self, pipe, *, default_prompt: str = FALLBACK_PROMPT) -> None:
         self.pipe = pipe
+        self.default_prompt = default_prompt  # the page shows this prompt's image at once, before any typing
         self.lock = threading.Lock()
         self._features: OrderedDict[str, torch.Tensor] = OrderedDict()
 
@@ -49,7 +67,8 @@ class PlaygroundEngine:
         """What the page shows about the model (and what scripts may want to check)."""
         g = self.pipe.generator
         return {"resolution": self.resolution, "z_dim": g.z_dim, "text_dim": g.c_dim, "device": str(self.pipe.device),
-                "text_encoder": self.pipe.config.text_encoder.model, "source": self.pipe.info.get("kind")}
+                "text_encoder": self.pipe.config.text_encoder.model, "source": self.pipe.info.get("kind"),
+                "default_prompt": self.default_prompt}
 
     # --- building blocks (call with the lock held) -----------------------------------------------
 

@@ -137,3 +137,42 @@ class NonFiniteLossMonitor(L.Callback):
         values = ", ".join(f"{k}={v}" for k, v in bad.items())
         log.warning("non-finite loss at global step %d (%.3f kimg): %s; %d non-finite step(s) so far",
                     step, kimg, values, self.count)
+
+
+class PlainProgressBar(L.pytorch.callbacks.ProgressBar):
+    """Lightning's progress bar for a log file: one line every ``every_seconds`` (epoch, batch, kimg, the
+    progress-bar metrics), used instead of the tqdm bar when stdout is not a terminal (``stylegan-t fit > log``),
+    whose carriage-return frames would fill the log. See :mod:`stylegan_t.utils.progress`."""
+
+    def __init__(self, every_seconds: float | None = None) -> None:
+        super().__init__()
+        from ..utils.progress import EVERY_SECONDS
+
+        self.every_seconds = EVERY_SECONDS if every_seconds is None else every_seconds
+        self._enabled = True
+        self._last = 0.0
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    def on_train_start(self, trainer, module) -> None:
+        self._last = time.monotonic()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        now = time.monotonic()
+        if self._enabled and trainer.is_global_zero and now - self._last >= self.every_seconds:
+            self._last = now
+            print(self.line(trainer, module, batch_idx), flush=True)
+
+    def on_train_end(self, trainer, module) -> None:
+        if self._enabled and trainer.is_global_zero:
+            print(self.line(trainer, module, None) + " (done)", flush=True)
+
+    def line(self, trainer, module, batch_idx: int | None) -> str:
+        metrics = {k: v for k, v in self.get_metrics(trainer, module).items() if k != "v_num"}
+        shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
+        where = f"Epoch {trainer.current_epoch}" + (f", batch {batch_idx + 1}" if batch_idx is not None else "")
+        return f"{where}: {shown}" if shown else where

@@ -21,6 +21,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ..errors import CheckpointError
 from ..persistence import read_training_checkpoint
+from ..persistence.formats import CONFIG_NAME, EXPECTED
+from ..persistence.generator_files import sniff
+from ..utils.file_modes import publish
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +45,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return load_checkpoint_file(Path(path), map_location=map_location)
 
 
-def _default_file_mode() -> int:
-    """0666 minus the process umask: the permissions of a file written with a plain ``open()``."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def atomic_torch_save(obj: Any, path: Path, *, save: Callable[[Any, Any], None] | None = None) -> None:
     """``save(obj, file)`` (default ``torch.save``) into a temp file next to ``path``, fsync, then rename it over ``path``."""
     save = save or torch.save
@@ -59,8 +55,7 @@ def atomic_torch_save(obj: Any, path: Path, *, save: Callable[[Any, Any], None] 
             save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _default_file_mode())  # mkstemp makes 0600: give the file the mode a plain open() would
-        os.replace(tmp, path)
+        publish(tmp, path)  # mkstemp makes 0600: the file gets the mode a plain open() would
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -121,12 +116,18 @@ def resolve_resume(resume: str | os.PathLike | None, run_dir: str | os.PathLike)
     folder = Path(run_dir) / "checkpoints"
     if str(resume) != "last":
         path = Path(resume)
-        if path.is_dir():
+        if path.is_dir() and not (path / CONFIG_NAME).is_file():
             return path  # a distributed (sharded) checkpoint: Lightning's strategy reads it
         problem = checkpoint_problem(path)
+        if problem and path.exists() and sniff(path) in ("safetensors", "pretrained"):
+            problem = (f"'{path}' is a generator export, not a training checkpoint (it holds no discriminator or "
+                       "optimizer state)")
         if problem:
             fallback = newest_intact_epoch_checkpoint(path.parent) if path.parent.is_dir() else None
-            raise CheckpointError(problem + (f"; the newest intact checkpoint there is '{fallback}'" if fallback else ""))
+            # --resume reads training checkpoints only: the generic tail (exports, folders) would mislead
+            problem = "--resume " + problem.removesuffix("; " + EXPECTED)
+            raise CheckpointError(problem + (f"; the newest intact checkpoint there is '{fallback}'" if fallback else
+                                             "; give a .ckpt written by `stylegan-t fit` or 'last'"))
         return path
     last = folder / "last.ckpt"
     if last.is_dir():

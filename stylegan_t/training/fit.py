@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,10 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from ..persistence.formats import CHECKPOINT_META
-from .callbacks import FinalCheckpoint, NonFiniteLossMonitor, SampleGrid, StopAtKimg, Throughput
+from ..utils.progress import is_terminal
+from .callbacks import FinalCheckpoint, NonFiniteLossMonitor, PlainProgressBar, SampleGrid, StopAtKimg, Throughput
 from .checkpoint_io import AtomicCheckpointIO, load_checkpoint_file, resolve_resume
+from .known_noise import without_known_noise
 from .module_class import check_recorded_module, class_path
 from .preflight import preflight
 from .recipe import Recipe, recipe_to_yaml
@@ -168,6 +171,8 @@ def build_trainer(recipe: Recipe, *, extra_callbacks: list[L.Callback] | None = 
         FinalCheckpoint(run_dir / "checkpoints" / "last.ckpt"),
         *fault_callbacks(),
     ]
+    if kwargs.get("enable_progress_bar", True) and not is_terminal(sys.stdout):
+        callbacks.append(PlainProgressBar())  # a log file gets a line every 30 s, not thousands of bar frames
     metrics = build_metrics_callback(recipe)
     if metrics is not None:
         callbacks.append(metrics)
@@ -244,14 +249,15 @@ def fit(
             return None, None
     check_run_dir(run_dir)
     L.seed_everything(recipe.run.seed, workers=True, verbose=False)
-    trainer = build_trainer(recipe, extra_callbacks=extra_callbacks)
-    if trainer.global_rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "recipe.yaml").write_text(recipe_to_yaml(recipe))
-    model = module_class(recipe)
-    datamodule = datamodule or build_datamodule(recipe, trainer.world_size)
-    # weights_only=True: a hostile checkpoint cannot run code, whatever torch's default is set to.
-    trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None, weights_only=True)
+    with without_known_noise():  # Lightning's messages the user cannot act on (each one named there)
+        trainer = build_trainer(recipe, extra_callbacks=extra_callbacks)
+        if trainer.global_rank == 0:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "recipe.yaml").write_text(recipe_to_yaml(recipe))
+        model = module_class(recipe)
+        datamodule = datamodule or build_datamodule(recipe, trainer.world_size)
+        # weights_only=True: a hostile checkpoint cannot run code, whatever torch's default is set to.
+        trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None, weights_only=True)
     return model, trainer
 
 

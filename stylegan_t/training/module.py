@@ -7,6 +7,7 @@ Lightning's ``global_step`` (which counts both optimizers' steps).
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..losses import d_hinge_loss, d_mismatch_loss, g_nonsaturating_loss, mismat
 from ..losses.blur import blur_images, blur_sigma
 from ..models.discriminator import ProjectedDiscriminator
 from ..models.generator import Generator
-from ..persistence.checkpoint import restore_checkpoint_meta, write_checkpoint_meta
+from ..persistence.checkpoint import check_module_checkpoint, restore_checkpoint_meta, write_checkpoint_meta
 from ..persistence.frozen import FrozenByReference
 from ..persistence.references import open_clip_weights_file
 from ..persistence.training_layout import PARTS, CheckpointMeta
@@ -331,6 +332,14 @@ class StyleGANT(FrozenByReference, L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         meta = CheckpointMeta(class_path(type(self)), images_seen=self.images_seen, frozen=self.frozen_references())
         write_checkpoint_meta(checkpoint, meta, frozen_prefixes=list(self.frozen_networks()))
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> "StyleGANT":
+        """Lightning's classmethod, with the file checked first (weights only): a file that is not a stylegan_t
+        training checkpoint with its recipe raises one :class:`CheckpointError` naming what it is."""
+        if isinstance(checkpoint_path, (str, os.PathLike)):
+            check_module_checkpoint(checkpoint_path)
+        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # skip / drop counts are restored by the datamodule

@@ -9,6 +9,7 @@ Files (weights, shards) are checked before training by :mod:`stylegan_t.training
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -242,11 +243,22 @@ class Recipe:
                     f"({self.optim.micro_batch_size})")
 
 
-def _one_line(err: Exception) -> str:
-    """OmegaConf's messages carry a ``full_key: ...`` block; keep the first line and the key, on one line."""
+def describe_config_error(err: Exception) -> str:
+    """OmegaConf's message on one line, without its internals (``full_key``, ``reference_type``, ``object_type``).
+
+    An unknown key reads ``unknown key 'trainer.devcies'; did you mean 'trainer.devices'?``.
+    """
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     key = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("full_key:")), "")
     head = lines[0] if lines else type(err).__name__
+    unknown = re.match(r"Key '([^']+)' not in '\w+'", head)
+    if unknown:
+        key = key or unknown.group(1)
+        section = key.rsplit(".", 1)[0] + "." if "." in key else ""
+        guesses = re.findall(r"'([^']+)'", head.split("Did you mean", 1)[1]) if "Did you mean" in head else []
+        hint = (f"; did you mean {' or '.join(repr(section + g) for g in guesses[:3])}?" if guesses
+                else "; `stylegan-t config RECIPE` prints every key")
+        return f"unknown key '{key}'{hint}"
     return f"{key}: {head}" if key and key not in head else head
 
 
@@ -266,7 +278,7 @@ def load_recipe(source: str | Path | dict | None = None, overrides: list[str] | 
     except RecipeError:
         raise
     except (OmegaConfBaseException, ValueError, TypeError) as err:
-        raise RecipeError(f"invalid recipe: {_one_line(err)}") from None
+        raise RecipeError(f"invalid recipe: {describe_config_error(err)}") from None
     return recipe
 
 

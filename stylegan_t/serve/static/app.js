@@ -8,12 +8,17 @@ const $ = (id) => document.getElementById(id);
 // pending is true from an edit until the image (or error) for the latest edit is on the page.
 const playground = {
   timings: [], shown: 0, errors: 0, pending: false, edits: 0, controller: null, timer: null, lastEditAt: 0, url: null,
+  defaultPrompt: "", typed: false,  // until the user types, an empty prompt box means the model's default prompt
 };
 window.playground = playground;
 
+function promptText() {
+  return !playground.typed && !$("prompt").value.trim() ? playground.defaultPrompt : $("prompt").value;
+}
+
 function commonParams() {
   return {
-    prompt: $("prompt").value,
+    prompt: promptText(),
     psi: Number($("psi").value),
     style: $("style").value,
     noise_mode: $("noise_mode").value,
@@ -96,7 +101,9 @@ async function update() {
     img.dataset.shown = String(playground.shown);
     $("error").hidden = true;
     $("save-png").disabled = false;
-    $("status").textContent = `generated in ${serverMs.toFixed(0)} ms · shown ${timing.editToShownMs.toFixed(0)} ms after the last edit`;
+    $("status").textContent = playground.typed || $("prompt").value.trim()
+      ? `generated in ${serverMs.toFixed(0)} ms · shown ${timing.editToShownMs.toFixed(0)} ms after the last edit`
+      : `"${body.prompt}" (the model's default prompt): type your own above`;
     settled(edit);
   } catch (err) {
     if (err.name === "AbortError" || controller.signal.aborted) return;
@@ -151,6 +158,8 @@ async function showInfo() {
     $("model-info").textContent = `${info.resolution}×${info.resolution} · ${info.source || "model"} · ${info.device}`;
     const side = Math.max(256, Math.min(512, info.resolution * 8));
     $("image").style.width = $("image").style.height = `${side}px`;
+    playground.defaultPrompt = info.default_prompt || "";
+    if (playground.defaultPrompt) $("prompt").placeholder = playground.defaultPrompt;
   } catch (err) {
     $("model-info").textContent = "model info unavailable";
   }
@@ -159,9 +168,10 @@ async function showInfo() {
 for (const id of ["prompt", "style", "seed", "noise_mode", "psi", "prompt2", "seed2", "alpha"]) {
   $(id).addEventListener("input", schedule);
 }
+$("prompt").addEventListener("input", () => { playground.typed = true; });
 $("random-seed").addEventListener("click", () => { $("seed").value = Math.floor(Math.random() * 2 ** 31); schedule(); });
 $("save-png").addEventListener("click", () => download(playground.url, `stylegan-t-seed${$("seed").value}.png`));
 $("save-gif").addEventListener("click", saveGif);
 $("show-grid").addEventListener("click", showGrid);
-showInfo();
-if ($("prompt").value.trim()) schedule();
+// The first image at once: the typed prompt (a reload keeps it) or the model's default prompt.
+showInfo().then(() => { if (promptText().trim()) schedule(); });
