@@ -135,11 +135,13 @@ def expected_module_shapes(recipe: Recipe) -> dict[str, torch.Tensor]:
 def check_init_from(recipe: Recipe, path: str | Path) -> None:
     """``model.init_from`` is a stylegan_t training checkpoint (read weights-only, memory-mapped) whose tensors shared
     with this recipe's model have its shapes; raises one line naming the file and the first keys that differ."""
-    from ..persistence import CheckpointLoadError, read_training_checkpoint
+    from ..persistence import CheckpointLoadError, CheckpointNotFoundError, read_training_checkpoint
     from ..persistence.formats import STATE_DICT
 
     try:
         ckpt = read_training_checkpoint(path, mmap=True)
+    except CheckpointNotFoundError:
+        raise CheckpointNotFoundError(f"checkpoint not found at '{path}'") from None
     except CheckpointLoadError as err:
         raise CheckpointError(f"'{path}' is not a readable stylegan_t training checkpoint: {err}") from None
     state = ckpt.get(STATE_DICT, {})
