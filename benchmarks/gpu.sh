@@ -48,16 +48,16 @@ else
 fi
 
 echo "== 1. paper-recipe rehearsal ($RECIPE: fit -> resume -> export -> generate, $PREC)"
-if "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('stylegan_t.training.rehearsal') is None)"; then
+if "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('stylegan_t.cli.rehearse') is None)"; then
   REH_ARGS=("$RECIPE" --weights-dir "$WEIGHTS" --work-dir "$OUT/rehearsal" --accelerator "$ACCEL" --precision "$PREC")
   [ "$MODE" = cpu ] && REH_ARGS+=(--small)
   start=$(date +%s)
-  "$PY" -m stylegan_t.training.rehearsal "${REH_ARGS[@]}"
+  "$PY" -m stylegan_t.cli.main rehearse "${REH_ARGS[@]}"
   echo "rehearsal: $(( $(date +%s) - start )) s"
   # the throughput runs use the rehearsal's random weight files, as a user's run uses real ones
   export STYLEGAN_T_WEIGHTS="$WEIGHTS"
 else
-  echo "rehearsal: SKIPPED - stylegan_t.training.rehearsal is not in this checkout (it ships with the rehearsal issue)"
+  echo "rehearsal: SKIPPED - this checkout has no 'stylegan-t rehearse'"
   if [ "$MODE" = gpu ]; then
     echo "gpu.sh: without the rehearsal there are no weight files for $RECIPE; throughput runs the generator-only path" >&2
     TRAIN_RECIPE=tiny-cpu

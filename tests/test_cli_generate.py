@@ -7,9 +7,9 @@ import torch
 from PIL import Image
 
 import stylegan_t
-from stylegan_t.cli.generate import parse_seeds
 from stylegan_t.cli.main import main
 from stylegan_t.export import export_generator, load_exported_generator
+from stylegan_t.latents import parse_seeds
 from stylegan_t.models import Generator, GeneratorConfig, TextEncoderConfig
 from stylegan_t.pipeline import StyleGANTPipeline
 

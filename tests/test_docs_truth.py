@@ -20,7 +20,7 @@ from stylegan_t.cli.main import COMMANDS, OneLineParser
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RECIPES = [*sorted((ROOT / "recipes").glob("*.yaml")), *sorted((ROOT / "stylegan_t" / "recipes").glob("*.yaml"))]
-MODULE_MAINS = ["stylegan_t.training.rehearsal", "stylegan_t.demo.glyph_run", "stylegan_t.clip_pretraining.word_check"]
+MODULE_MAINS = ["stylegan_t.demo.glyph_run"]
 
 INTERNAL = [
     (re.compile(r"\bSPEC\b"), "a 'SPEC' citation (cite the paper: section, equation, table)"),

@@ -18,8 +18,6 @@ PAGE_FILES = {
 }
 #: python -m programs: their own parser takes the arguments shown (their runs are tested where named)
 PROGRAMS = {
-    "stylegan_t.training.rehearsal": "tests/test_rehearsal.py runs the rehearsal",
-    "stylegan_t.clip_pretraining.word_check": "tests/test_pretrain_clip.py runs the word check",
 }
 
 

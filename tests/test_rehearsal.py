@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from stylegan_t.cli.rehearse import MARKER, RehearsalError, rehearse
 from stylegan_t.errors import MissingWeightsError
-from stylegan_t.training.rehearsal import MARKER, RehearsalError, rehearse
 from stylegan_t.utils.weight_files import DIGEST_SUFFIX
 
 PAPER_RECIPES = ["lite-64", "full-64", "full-256-freeze64", "text-encoder"]

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..data.shard_tools import check_shards
     from ..errors import UserError
-    from .checks import check_writable_file
+    from ..utils.files import check_writable_file
 
     if args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")

@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from ..errors import UserError
-
-#: seeds draw z from ``torch.Generator().manual_seed(seed)``; the pipeline accepts [0, 2**63)
-MAX_SEED = 2**63 - 1
 
 
 def finite_float(text: str) -> float:
@@ -26,13 +21,6 @@ def finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
-
-
-def check_seed(seed: int) -> int:
-    """``seed`` if it is in [0, MAX_SEED], else a ``ValueError`` naming the valid range."""
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed {seed} is out of range: seeds are integers in [0, 2**63-1]")
-    return seed
 
 
 def check_device(device: str | None, option: str = "--device") -> None:
@@ -54,42 +42,6 @@ def check_device(device: str | None, option: str = "--device") -> None:
     elif dev.type == "mps":
         if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
             raise UserError(f"{option} {device!r}: MPS is not available here; use --device cpu")
-
-
-def _unwritable(folder: Path) -> str | None:
-    """Why files cannot be written in ``folder``, or None when they can. Nothing is created: a missing folder
-    is judged by its nearest existing parent (a command that fails a later check leaves no empty folder)."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return "Not a directory"
-    try:
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
-            pass
-    except OSError as err:
-        return err.strerror or type(err).__name__
-    return None
-
-
-def check_writable_dir(path: str | os.PathLike, option: str) -> Path:
-    """Prove folder ``path`` can be made (it is not created here) and written in; else one line naming it."""
-    folder = Path(path)
-    reason = _unwritable(folder)
-    if reason:
-        raise UserError(f"{option} '{folder}' is not a writable folder ({reason})")
-    return folder
-
-
-def check_writable_file(path: str | os.PathLike, option: str) -> Path:
-    """``path`` is not a folder and a file can be written in its parent folder (not created here)."""
-    file = Path(path)
-    if file.is_dir():
-        raise UserError(f"{option} '{file}' is a folder; give a file name")
-    reason = _unwritable(file.parent)
-    if reason:
-        raise UserError(f"{option} '{file}': cannot write into folder '{file.parent}' ({reason})")
-    return file
 
 
 def load_recipe_checked(source: str, overrides: list[str] | None = None):

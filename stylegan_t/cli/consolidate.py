@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from ..persistence.formats import CHECKPOINT_META, STATE_DICT
     from ..persistence.sharded import is_sharded_checkpoint
     from ..training.checkpoint_io import atomic_torch_save
-    from .checks import check_writable_file
+    from ..utils.files import check_writable_file
 
     source, out = Path(args.ckpt), Path(args.out)
     if not is_sharded_checkpoint(source):

@@ -55,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{', '.join(given)}: a snapshot's architecture is read from the snapshot itself")
         from ..convert.writers import convert_snapshot
 
-        written = convert_snapshot(args.source, args.out, text_arch=args.text_arch, training=args.training, recipe=args.recipe)
+        written = convert_snapshot(args.source, args.out, text_arch=args.text_arch)
+        if args.training is not None:  # G, G_ema and D as a training checkpoint (this part needs Lightning)
+            from ..training.snapshot_checkpoint import convert_snapshot_for_training
+
+            written.update(convert_snapshot_for_training(args.source, args.training, text_arch=args.text_arch, recipe=args.recipe))
     except UserError as err:
         print(f"stylegan-t convert-official: {err}", file=sys.stderr)
         return 2

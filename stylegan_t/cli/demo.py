@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..demo.run import run_demo
-    from .checks import check_override_keys, check_writable_dir
+    from ..utils.files import check_writable_dir
+    from .checks import check_override_keys
 
     check_override_keys("demo", args.overrides)  # before any data is drawn or model built
     check_writable_dir(args.out, option="--out")

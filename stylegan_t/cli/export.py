@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import UserError
     from ..export import export_generator, load_generator, read_export_metadata
-    from .checks import check_writable_file
+    from ..utils.files import check_writable_file
 
     if not args.out.endswith(".safetensors"):
         raise UserError(f"the output must be a .safetensors file, got {args.out!r}")

@@ -8,34 +8,9 @@ from __future__ import annotations
 import argparse
 import re
 
-from .checks import check_device, check_seed, check_writable_dir, check_writable_file, finite_float
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``"0-7,10,12"`` -> ``[0, 1, ..., 7, 10, 12]`` (inclusive ranges, order kept, duplicates dropped)."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        match = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
-        if match:
-            lo, hi = int(match.group(1)), int(match.group(2))
-            if hi < lo:
-                raise ValueError(f"seed range {part!r} is empty (end before start)")
-            values = range(lo, hi + 1)
-        elif part.isdigit():
-            values = [int(part)]
-        elif re.fullmatch(r"-\d+", part):
-            raise ValueError(f"seed {part} is out of range: seeds are integers in [0, 2**63-1]")
-        else:
-            raise ValueError(f"cannot parse seeds {text!r}: use integers in [0, 2**63-1] and ranges, e.g. 0-7,10,12")
-        if values:
-            check_seed(values[-1])  # ranges are increasing: the last value is the largest
-        seeds += [v for v in values if v not in seeds]
-    if not seeds:
-        raise ValueError("no seeds given")
-    return seeds
+from ..latents import parse_seeds
+from ..utils.files import check_writable_dir, check_writable_file
+from .checks import check_device, finite_float
 
 
 def seeds_arg(text: str) -> list[int]:

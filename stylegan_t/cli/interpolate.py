@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import UserError
-from .checks import check_writable_dir, check_writable_file
+from ..utils.files import check_writable_dir, check_writable_file
 from .generate import add_common_arguments, check_common_arguments, load_pipeline, seeds_arg
 
 VIDEO_HELP = "write an animated GIF (--out FILE.gif) or PNG frames (--out DIR/) instead"

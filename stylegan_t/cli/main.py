@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "make-shards": ("stylegan_t.cli.make_shards", "write WebDataset shards from images with captions"),
     "check-shards": ("stylegan_t.cli.check_shards", "report unreadable or caption-less samples per shard"),
     "pretrain-clip": ("stylegan_t.cli.pretrain_clip", "pretrain a small CLIP on image-text shards (offline text encoder)"),
+    "rehearse": ("stylegan_t.cli.rehearse", "rehearse a paper recipe on random weights: fit, resume, export, generate"),
+    "word-check": ("stylegan_t.cli.word_check", "does a trained generator draw the words of its prompts? (your own data)"),
     "serve": ("stylegan_t.cli.serve", "a browser playground and JSON/HTTP API: prompt, seed, truncation, interpolation"),
 }
 

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..data.shard_tools import make_shards
     from ..errors import UserError
-    from .checks import check_writable_dir
+    from ..utils.files import check_writable_dir
 
     if args.shard_size < 1:
         raise UserError(f"--shard-size must be >= 1, got {args.shard_size}")

@@ -6,7 +6,7 @@ one centroid of CLIP image features per value; a generated image gets the value 
 How far that reader can be trusted is measured first, on held-out real images it was not fitted on
 (``real_accuracy``). Prompts are made from a template (``"a {color} {shape}"``), balanced over the values.
 
-    python -m stylegan_t.clip_pretraining.word_check CKPT --clip runs/own/clip --shards runs/own/shards \\
+    stylegan-t word-check CKPT --clip runs/own/clip --shards runs/own/shards \\
         --attribute color=red,green,blue --attribute shape=circle,square --template "a {color} {shape}"
 
 The generator was trained against a discriminator built on the same CLIP's image tower, so it can please
@@ -14,7 +14,6 @@ this reader more than a human; where a detector independent of the CLIP exists, 
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import random
@@ -26,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..constants import CLIP_MEAN, CLIP_STD
-from ..demo.alignment import Prompt
+from ..metrics.prompt_alignment import Prompt
 from .config import PretrainClipConfig, PretrainClipError
 from .data import find_shards, scan_held_out
 from .train import MARKER
@@ -130,44 +129,3 @@ def parse_attribute(text: str) -> tuple[str, tuple[str, ...]]:
     if not name.strip() or len(words) < 2:
         raise PretrainClipError(f"word check: --attribute must look like name=value1,value2[,...], got {text!r}")
     return name.strip(), words
-
-
-def main(argv: list[str] | None = None) -> int:
-    import sys
-
-    from ..demo.alignment import format_report, heldout_seeds, prompt_alignment
-    from ..errors import UserError
-    from ..pipeline import load
-
-    parser = argparse.ArgumentParser(prog="python -m stylegan_t.clip_pretraining.word_check", description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", help="a training checkpoint (.ckpt) or an export (.safetensors)")
-    parser.add_argument("--clip", required=True, help="the folder `stylegan-t pretrain-clip` wrote")
-    parser.add_argument("--shards", required=True, help="the shards it was trained on (its held-out split is used)")
-    parser.add_argument("--attribute", action="append", required=True, metavar="NAME=V1,V2,...", help="repeat per attribute")
-    parser.add_argument("--template", required=True, help='prompt template, e.g. "a {color} {shape}"')
-    parser.add_argument("--num", type=int, default=96, help="prompts (one seed each; default 96)")
-    parser.add_argument("--out", default=None, help="folder for alignment.json and alignment.png")
-    args = parser.parse_args(argv)
-    try:
-        attributes = dict(parse_attribute(a) for a in args.attribute)
-        prompts = template_prompts(args.template, attributes, args.num)
-        probe = fit_word_probe(args.clip, args.shards, attributes)
-        pipe = load(args.checkpoint, device="cpu")
-    except UserError as err:
-        print(f"word_check: {err}", file=sys.stderr)
-        return 2
-    print("Reader (nearest CLIP-feature centroid) on held-out real images:")
-    for a, accuracy in probe.real_accuracy.items():
-        print(f"  {a:<16}{accuracy:>8.1%}  ({probe.real_samples[a]} images, chance {1 / len(attributes[a]):.1%})")
-
-    def generate(texts: list[str], seeds: list[int]) -> torch.Tensor:
-        return pipe(texts, seeds, pairing="zip", output_type="tensor")
-
-    report = prompt_alignment(generate, prompts, heldout_seeds(len(prompts)), detect=probe.detect, attributes=attributes,
-                              detector=f"CLIP centroids ({args.clip})", out_dir=args.out)
-    print(format_report(report))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..metrics.prompt_alignment import NONE  # noqa: E402 - what the detector reports for nothing found
 from .scenes import ATTRIBUTES, COLORS, SHAPES, SIZE_RANGE, coverage, position_offset
 
-NONE = "none"
 #: the shape must be at least this much more saturated than the background (0..1 units) to count, and by
 #: this many robust standard deviations of the background's saturation (rules out noise and colour clouds)
 MIN_CONTRAST, MIN_CONTRAST_TO_SPREAD = 0.15, 3.0

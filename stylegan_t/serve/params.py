@@ -12,12 +12,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..errors import UserError
+from ..latents import MAX_SEED, parse_seeds
 
 NOISE_MODES = ("const", "random", "none")  # the synthesis noise modes (arXiv 2301.09515 builds on StyleGAN2's)
 MAX_PROMPT_CHARS = 1000
 MAX_STYLE_CHARS = 200
 MAX_BODY_BYTES = 64 * 1024
-MAX_SEED = 2**63 - 1  # seeds are drawn with torch.Generator.manual_seed, as in stylegan_t.pipeline.seed_latent
 MAX_PSI = 10.0
 MAX_GRID_SEEDS = 64
 MAX_GIF_FRAMES = 64
@@ -151,7 +151,6 @@ def _float(value: Any, key: str, *, lo: float, hi: float) -> float:
 
 def _seeds(value: Any) -> tuple[int, ...]:
     """A list of integers or a string like ``"0-7,10"`` (the ``stylegan-t generate --seeds`` syntax)."""
-    from ..cli.generate import parse_seeds
 
     if isinstance(value, str):
         try:

@@ -113,7 +113,7 @@ def fault_callbacks() -> list[L.Callback]:
 
 def check_run_dir(run_dir: Path) -> None:
     """``run.dir`` can hold the run's files: checked before any model is built."""
-    from ..cli.checks import check_writable_dir
+    from ..utils.files import check_writable_dir
 
     check_writable_dir(run_dir, option="run.dir")
 

@@ -30,8 +30,8 @@ from .module_class import class_path
 from .optim import make_adam
 from .recipe import Recipe, load_recipe, recipe_to_dict
 from .sharding import checkpoint_synthesis_blocks, shard_fsdp2
-from .step_rng import StepRandomness
 from .step_math import default_ema_kimg, ema_beta, finish_gradients, micro_batch_objective, step_seed
+from .step_rng import StepRandomness
 
 
 class StyleGANT(FrozenByReference, L.LightningModule):

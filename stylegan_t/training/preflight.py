@@ -1,6 +1,6 @@
 """Checks before anything expensive: the recipe, the architectures it names, every pretrained weights file
-and the local shard files. ``stylegan-t config`` runs :func:`check_recipe` (no files), ``fit`` and ``config --check-files`` run :func:`preflight`
-before any model is built.
+and the local shard files. ``stylegan-t config`` runs :func:`check_recipe` (no files); ``fit`` and
+``config --check-files`` run :func:`preflight` before any model is built.
 
 Pretrained networks (paper Sec. 3: CLIP ViT-L/14 text encoder, DINO ViT-S/16 feature network, CLIP for
 guidance; Sec. 4: Inception and CLIP for metrics) must be local files or explicitly ``random``. All missing

@@ -19,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from ..data.config import DataConfig
 from ..errors import RecipeError
+from ..latents import is_seed
 from ..models.config import GeneratorConfig
 from ..models.discriminator import DiscriminatorConfig
 from ..models.generator import TRAIN_MODES
@@ -134,7 +135,7 @@ class RunSection:
         positive(self.sample_every_kimg, f"{where}.sample_every_kimg")
         require(bool(self.sample_prompts) and bool(self.sample_seeds), f"{where}.sample_prompts",
                 "and run.sample_seeds must not be empty (the sample grid is prompts x seeds)")
-        require(all(0 <= s < 2**32 for s in self.sample_seeds), f"{where}.sample_seeds", "must be in [0, 2^32)")
+        require(all(is_seed(s) for s in self.sample_seeds), f"{where}.sample_seeds", "must be integers in [0, 2**63-1]")
         require(math.isfinite(self.sample_truncation), f"{where}.sample_truncation", "must be finite")
         require(self.checkpoint_every_epochs >= 1, f"{where}.checkpoint_every_epochs", f"must be >= 1, got {self.checkpoint_every_epochs}")
 

@@ -1,7 +1,6 @@
 """A discriminator experiment that is in no doc: its own backbone (a small random CNN with global pooling) and
 its own heads (an MLP per tap on pooled features, projected on the text condition). Used by the CLI tests with
 nothing but ``model.module`` and ``--code``."""
-import torch
 from torch import nn
 
 from stylegan_t.models.discriminator import FeatureNetwork, ProjectedDiscriminator

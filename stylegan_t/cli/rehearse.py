@@ -8,7 +8,7 @@ leaves unset fails the rehearsal in the preflight (never random by omission).
 
 Command line (also used by the GPU check script)::
 
-    python -m stylegan_t.training.rehearsal RECIPE [RECIPE ...] --weights-dir DIR --work-dir DIR
+    stylegan-t rehearse RECIPE [RECIPE ...] --weights-dir DIR --work-dir DIR
         [--small] [--accelerator cpu|gpu] [--precision 32-true|bf16-mixed|...] [--micro-batch 1|2]
 
 ``RECIPE``: ``lite-64``, ``full-64``, ``full-256-freeze64``, ``full-512-freeze64``, ``text-encoder`` (or a
@@ -17,20 +17,20 @@ YAML path). A recipe with ``model.init_from`` starts from the previous stage's r
 ``--weights-dir`` must not be the real weights folder (random files would sit next to real ones); a
 ``REHEARSAL-RANDOM-WEIGHTS.txt`` marker is written there. ``--small`` swaps in tiny architectures (generator
 preset ``tiny``, ``stylegan-t-tiny`` CLIPs, a 4-block ViT) with the same weight tags: the CI form. Prints
-one line per step, the checkpoint size and the parameter counts; exits 1 on failure.
+one line per step, the checkpoint size and the parameter counts; a failed step is one line, exit 2.
 """
 from __future__ import annotations
 
 import argparse
 import gc
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import UserError
+from ..training.recipe import Recipe, load_recipe
 from ..utils.local_files import RANDOM, WEIGHTS_ENV
-from .recipe import Recipe, load_recipe
 
 #: the stage whose checkpoint a recipe's ``model.init_from`` names (paper App. A: progressive growing, text-encoder phase)
 PREVIOUS_STAGE = {"full-256-freeze64": "full-64", "full-512-freeze64": "full-256-freeze64", "text-encoder": "full-64"}
@@ -62,7 +62,7 @@ class RehearsalReport:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-class RehearsalError(RuntimeError):
+class RehearsalError(UserError):
     """A rehearsal step did not do what a user's run must do."""
 
 
@@ -70,7 +70,7 @@ def write_random_weights(recipe: Recipe, folder: Path) -> list[Path]:
     """Random weights of the recipe's real architectures, saved where a user puts the real files (tags in the
     weights folder); existing files are kept. Returns the files written."""
     from ..models.discriminator.feature_networks import FEATURE_WEIGHT_TAGS
-    from .preflight import open_clip_networks
+    from ..training.preflight import open_clip_networks
 
     written = []
     for _, _, model, pretrained in open_clip_networks(recipe):
@@ -138,7 +138,7 @@ def run_overrides(
 
 
 def _cli(argv: list[str]) -> None:
-    from ..cli.main import main
+    from .main import main
 
     status = main(argv)
     if status not in (0, None):
@@ -192,7 +192,7 @@ def rehearse(
     weights, work = Path(weights).resolve(), Path(work).resolve()
     _check_weights_folder(weights)
     weights.mkdir(parents=True, exist_ok=True)
-    (weights / MARKER).write_text("Random weights written by stylegan_t.training.rehearsal. Never train with them.\n")
+    (weights / MARKER).write_text("Random weights written by `stylegan-t rehearse`. Never train with them.\n")
     saved = os.environ.get(WEIGHTS_ENV)
     os.environ[WEIGHTS_ENV] = str(weights)  # the stylegan-t commands resolve weight tags here, as for a user
     try:
@@ -261,8 +261,7 @@ def _rehearse(name: str, weights: Path, work: Path, *, small: bool, accelerator:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stylegan_t.training.rehearsal", description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipes", nargs="+", help="paper recipes to rehearse, in order")
     parser.add_argument("--weights-dir", required=True, type=Path, help="folder for the random weights files (not your real one)")
     parser.add_argument("--work-dir", required=True, type=Path, help="folder for shards, runs, exports and images")
@@ -270,16 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accelerator", default="cpu", choices=("cpu", "gpu"))
     parser.add_argument("--precision", default=None, help="default: 32-true on cpu, the recipe's on gpu")
     parser.add_argument("--micro-batch", type=int, default=2, choices=(1, 2))
-    args = parser.parse_args(argv)
-    try:
-        for name in args.recipes:
-            rehearse(name, weights=args.weights_dir, work=args.work_dir, small=args.small, accelerator=args.accelerator,
-                     precision=args.precision, micro_batch=args.micro_batch, log=lambda line: print(line, flush=True))
-    except Exception as err:  # noqa: BLE001 - a rehearsal reports any failure as one line and exit 1
-        print(f"rehearsal failed: {type(err).__name__}: {err}", file=sys.stderr)
-        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    for name in args.recipes:
+        rehearse(name, weights=args.weights_dir, work=args.work_dir, small=args.small, accelerator=args.accelerator,
+                 precision=args.precision, micro_batch=args.micro_batch, log=lambda line: print(line, flush=True))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
