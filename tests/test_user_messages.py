@@ -196,7 +196,7 @@ def test_generate_makes_no_folder_before_failing(capsys, tmp_path):
 
 def test_files_written_for_users_share_one_mode(tiny_clip, tmp_path):
     from stylegan_t.training.checkpoint_io import atomic_torch_save
-    from stylegan_t.utils.file_modes import user_file_mode
+    from stylegan_t.utils.atomic import user_file_mode
 
     G = Generator(GeneratorConfig(img_resolution=16, preset="tiny", text_encoder=TextEncoderConfig(model=tiny_clip)))
     G.save_pretrained(tmp_path / "pretrained")
@@ -257,13 +257,14 @@ def test_known_noise_is_silenced_and_nothing_else():
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_umask_is_respected(tmp_path):
-    from stylegan_t.utils.file_modes import publish, user_file_mode
+    from stylegan_t.utils.atomic import atomic_path, user_file_mode
 
     old = os.umask(0o077)
     try:
-        (tmp_path / "t.tmp").write_bytes(b"x")
-        publish(tmp_path / "t.tmp", tmp_path / "t")
+        with atomic_path(tmp_path / "t") as tmp:
+            tmp.write_bytes(b"x")
         assert stat.S_IMODE((tmp_path / "t").stat().st_mode) == user_file_mode() == 0o600
+        assert [p.name for p in tmp_path.iterdir()] == ["t"]  # no temporary file left behind
     finally:
         os.umask(old)
 
@@ -276,3 +277,14 @@ def test_playground_default_prompt(tiny, tmp_path):
     torch.save({"stylegan_t": {"kind": CHECKPOINT_KIND}, "hyper_parameters": {"recipe": {"run": run}}}, tmp_path / "a.ckpt")
     assert default_prompt(tmp_path / "a.ckpt") == "a red circle"
     assert default_prompt(tiny["export"]) == FALLBACK_PROMPT
+
+
+def test_a_failed_atomic_write_keeps_the_old_file(tmp_path):
+    from stylegan_t.utils.atomic import atomic_path
+
+    (tmp_path / "f").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "f") as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed mid-write")
+    assert (tmp_path / "f").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["f"]

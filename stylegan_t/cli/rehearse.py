@@ -226,7 +226,7 @@ def _rehearse(name: str, weights: Path, work: Path, *, small: bool, accelerator:
     base = overrides + run_overrides(recipe, shards=shards, run_dir=run_dir, accelerator=accelerator, precision=precision,
                                      micro_batch=micro_batch)
     last = run_dir / "checkpoints" / "last.ckpt"
-    from .preflight import preflight
+    from ..training.preflight import preflight
 
     preflight(load_recipe(name, base))  # what `stylegan-t fit` checks first; raises the library error itself
     for step, argv, seen in (("fit", ["fit", name, *base], 2),

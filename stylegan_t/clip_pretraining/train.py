@@ -20,7 +20,7 @@ import torch
 
 from ..constants import CLIP_MEAN, CLIP_STD
 from ..models.open_clip_loader import create_open_clip
-from ..utils.file_modes import publish
+from ..utils.atomic import atomic_path
 from .config import PretrainClipConfig, PretrainClipError
 from .data import find_shards, fingerprint, scan_held_out, training_batches
 from .retrieval import embed, retrieval_scores
@@ -86,9 +86,8 @@ def _save(model: torch.nn.Module, out: Path, architecture: dict, resolution: int
     preprocess = {"size": resolution, "mean": list(CLIP_MEAN), "std": list(CLIP_STD)}
     (out / "open_clip_config.json").write_text(json.dumps({"model_cfg": architecture, "preprocess_cfg": preprocess}, indent=1))
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = out / (WEIGHTS + ".tmp")
-    save_file(state, str(tmp))
-    publish(tmp, out / WEIGHTS)  # safetensors creates the file owner-only
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_file(state, str(tmp))
 
 
 def _train(model: torch.nn.Module, tokenizer, urls: list[str], cfg: PretrainClipConfig, resolution: int, *, progress: bool) -> float:

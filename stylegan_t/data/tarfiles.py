@@ -6,9 +6,8 @@ import os
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from ..utils.file_modes import publish
+from ..utils.atomic import atomic_path
 
 
 def add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -21,8 +20,5 @@ def add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 @contextmanager
 def atomic_tar(path: str | os.PathLike) -> Iterator[tarfile.TarFile]:
     """A USTAR tar written under ``<path>.tmp`` and renamed to ``path`` only when the block completes."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
+    with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
         yield tar
-    publish(tmp, path)

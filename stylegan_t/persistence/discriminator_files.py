@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..errors import MissingWeightsError
-from ..utils.file_modes import publish
+from ..utils.atomic import atomic_write_text
 from .formats import CONFIG_NAME, WEIGHTS_NAME
 from .generator_files import _save_tensors
 from .references import FileDigests, make_reference, missing_file_error, spec_weights_file, verify_reference
@@ -66,9 +66,7 @@ def write_discriminator(folder: str | os.PathLike, discriminator: ProjectedDiscr
         "frozen": frozen,
         "stylegan_t_version": __version__,
     }
-    tmp = out / (CONFIG_NAME + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=str))
-    publish(tmp, out / CONFIG_NAME)
+    atomic_write_text(out / CONFIG_NAME, json.dumps(record, indent=1, default=str))
     return out
 
 

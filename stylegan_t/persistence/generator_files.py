@@ -21,7 +21,7 @@ import torch
 from ..errors import MissingWeightsError
 from ..models.config import GeneratorConfig
 from ..models.generator import Generator
-from ..utils.file_modes import publish
+from ..utils.atomic import atomic_path, atomic_write_text
 from .formats import CONFIG_NAME, EXPECTED, FORMAT, FORMAT_VERSION, TEXT_ENCODER_PREFIX, WEIGHTS_NAME
 from .references import FileDigests, make_reference, missing_file_error, open_clip_weights_file, relocate, verify_reference
 from .strict import CheckpointLoadError, CheckpointNotFoundError, dedupe_for_safetensors, load_state_strict, without_prefixes
@@ -89,10 +89,8 @@ def generator_record(
 def _save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    publish(tmp, path)  # never leave a half-written file behind; safetensors writes 0600
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
 
 
 def write_export(
@@ -113,10 +111,7 @@ def write_pretrained(
     tensors, record = generator_record(generator, dtype=dtype, source=source)
     out = Path(folder)
     _save_tensors(tensors, out / WEIGHTS_NAME, {"format": FORMAT, "format_version": str(FORMAT_VERSION)})
-    config = out / CONFIG_NAME
-    tmp = config.with_name(CONFIG_NAME + ".tmp")
-    tmp.write_text(json.dumps({"_class_name": "Generator", **record}, indent=1, default=str))
-    publish(tmp, config)
+    atomic_write_text(out / CONFIG_NAME, json.dumps({"_class_name": "Generator", **record}, indent=1, default=str))
     return out
 
 

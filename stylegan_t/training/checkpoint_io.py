@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +22,7 @@ from ..errors import CheckpointError
 from ..persistence import read_training_checkpoint
 from ..persistence.formats import CONFIG_NAME, EXPECTED
 from ..persistence.generator_files import sniff
-from ..utils.file_modes import publish
+from ..utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -46,34 +45,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 def atomic_torch_save(obj: Any, path: Path, *, save: Callable[[Any, Any], None] | None = None) -> None:
-    """``save(obj, file)`` (default ``torch.save``) into a temp file next to ``path``, fsync, then rename it over ``path``."""
+    """``save(obj, file)`` (default ``torch.save``) written atomically and durably (:func:`atomic_path`)."""
     save = save or torch.save
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        publish(tmp, path)  # mkstemp makes 0600: the file gets the mode a plain open() would
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        save(obj, f)
 
 
 def load_checkpoint_file(path: Path, *, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ..errors import MissingWeightsError, WeightsFileError
+from .atomic import atomic_write_text
 
 __all__ = [
     "SAFETENSORS", "TORCH_ZIP", "TORCH_PICKLE", "weights_format", "read_weights", "read_weight_shapes",
@@ -241,9 +242,8 @@ def weights_sha256(path: str | os.PathLike) -> str:
     value = _file_tensors_sha256(p)
     _digests[key] = value
     try:
-        tmp = sidecar.with_name(sidecar.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino, "tensors_sha256": value}))
-        os.replace(tmp, sidecar)
+        atomic_write_text(sidecar, json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino,
+                                                "tensors_sha256": value}))
     except OSError:
         pass
     return value
