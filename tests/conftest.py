@@ -53,3 +53,19 @@ def tiny_clip(tmp_path_factory) -> str:
     from helpers import write_tiny_clip_dir
 
     return write_tiny_clip_dir(tmp_path_factory.mktemp("tiny_clip"))
+
+
+#: test modules that train networks, launch processes or drive a browser: the full suite (CI) runs them;
+#: `pytest -m "not slow"` is the fast lane to run while editing (README: Tests)
+INTEGRATION_MODULES = {
+    "test_benchmarks", "test_compile_bf16", "test_convert_snapshot", "test_demo", "test_documented_commands",
+    "test_experiment_loop", "test_persistence", "test_pretrain_clip", "test_rehearsal", "test_second_dataset",
+    "test_serve_browser", "test_sharded_chain", "test_training", "test_training_distributed", "test_training_faults",
+    "test_two_nodes",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in INTEGRATION_MODULES:
+            item.add_marker(pytest.mark.slow)
