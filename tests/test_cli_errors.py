@@ -309,6 +309,7 @@ def one_line_exit_2(proc: subprocess.CompletedProcess, *names: str) -> None:
     assert all(name in lines[0] for name in names), lines[0]
 
 
+@pytest.mark.slow  # launches the command line a dozen times
 def test_subprocess_errors(files, shards, tmp_path):
     one_line_exit_2(run_cli("config", str(files["bad_yaml"])), "bad.yaml", "line 3")
     one_line_exit_2(run_cli("generate", str(files["export"]), "--prompt", "a", "--outdir", str(tmp_path / "o"),
