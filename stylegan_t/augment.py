@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .images import random_crop as crop_window
+from .images import crop_window
 
 MaybeGenerator = torch.Generator | None
 

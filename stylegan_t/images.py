@@ -55,7 +55,7 @@ def image_grid(images: Sequence[Any] | torch.Tensor, *, cols: int) -> Any:
     return grid
 
 
-def random_crop(x: torch.Tensor, size: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+def crop_window(x: torch.Tensor, size: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
     """One random ``size x size`` window for the whole batch of ``[..., H, W]`` images, if they are larger.
 
     Draws from ``generator`` (torch's global RNG without one), on the CPU.

@@ -6,7 +6,7 @@ import torch
 
 from stylegan_t.constants import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD
 from stylegan_t.data.tarfiles import add_member, atomic_tar
-from stylegan_t.images import image_grid, random_crop, to_pil, to_uint8
+from stylegan_t.images import crop_window, image_grid, to_pil, to_uint8
 from stylegan_t.latents import seed_latent, seed_latents
 
 
@@ -31,11 +31,11 @@ def test_grid_from_tensor_and_from_pil_images_agree():
 
 def test_random_crop_window_follows_its_generator():
     x = torch.arange(2 * 10 * 10, dtype=torch.float32).reshape(2, 1, 10, 10)
-    a = random_crop(x, 4, generator=torch.Generator().manual_seed(3))
-    b = random_crop(x, 4, generator=torch.Generator().manual_seed(3))
+    a = crop_window(x, 4, generator=torch.Generator().manual_seed(3))
+    b = crop_window(x, 4, generator=torch.Generator().manual_seed(3))
     assert a.shape == (2, 1, 4, 4) and torch.equal(a, b)
     assert torch.equal(a[1] - a[0], torch.full((1, 4, 4), 100.0))  # one window for the whole batch
-    assert random_crop(x, 10) is x
+    assert crop_window(x, 10) is x
 
 
 def test_seed_latents_are_per_seed_and_device_independent():

@@ -18,11 +18,11 @@ from stylegan_t.metrics import (
     evaluate_tradeoff,
     iter_image_folder,
     load_inception,
+    metric_uint8,
     plot_tradeoff,
     read_captions,
     read_reals,
     save_results_json,
-    to_uint8,
 )
 from stylegan_t.metrics.tradeoff import _nice_ticks
 from stylegan_t.utils.local_files import MissingWeightsError
@@ -68,14 +68,14 @@ def fake_gather(partner):
 
 # --- FID -------------------------------------------------------------------------------------------
 
-def test_to_uint8_round_trips_saved_images():
+def test_metric_uint8_round_trips_saved_images():
     u = torch.arange(256, dtype=torch.uint8).reshape(1, 1, 16, 16).expand(2, 3, 16, 16)
-    assert torch.equal(to_uint8(u.float() / 127.5 - 1), u)
-    assert torch.equal(to_uint8(u), u)
-    clipped = to_uint8(torch.tensor([-2.0, 2.0]).reshape(1, 1, 1, 2).expand(1, 3, 1, 2))
+    assert torch.equal(metric_uint8(u.float() / 127.5 - 1), u)
+    assert torch.equal(metric_uint8(u), u)
+    clipped = metric_uint8(torch.tensor([-2.0, 2.0]).reshape(1, 1, 1, 2).expand(1, 3, 1, 2))
     assert clipped[0, 0, 0].tolist() == [0, 255]
     with pytest.raises(TypeError):
-        to_uint8(torch.zeros(1, 3, 4, 4, dtype=torch.int32))
+        metric_uint8(torch.zeros(1, 3, 4, 4, dtype=torch.int32))
 
 
 def test_fid_self_is_zero_and_shift_is_larger():

@@ -238,14 +238,14 @@ def _read_reals(args: argparse.Namespace, fid, captions: list[str] | None, resol
 
 def _generator(pipe, args: argparse.Namespace, resolution: int):
     """``generate(captions, seeds, psi)`` -> uint8 images at the evaluation resolution, with a bar per psi."""
-    from ..metrics import resize_like_reals, to_uint8
+    from ..metrics import metric_uint8, resize_like_reals
     from ..utils.progress import progress
 
     bars: dict[float, Any] = {}
 
     def generate(batch_captions: list[str], seeds: list[int], psi: float):
         bar = bars.get(psi) or bars.setdefault(psi, progress(args.num, desc=f"psi={psi:g}", unit="img"))
-        images = to_uint8(pipe(batch_captions, seeds, truncation_psi=psi, noise_mode=args.noise_mode,
+        images = metric_uint8(pipe(batch_captions, seeds, truncation_psi=psi, noise_mode=args.noise_mode,
                                output_type="tensor", pairing="zip", batch_size=len(seeds)))
         if images.shape[-1] != resolution or images.shape[-2] != resolution:
             images = resize_like_reals(images, resolution)

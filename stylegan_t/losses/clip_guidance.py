@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..constants import CLIP_MEAN, CLIP_STD
+from ..images import crop_window
 from ..models.open_clip_loader import load_open_clip
 
 
@@ -20,16 +21,6 @@ def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``arccos(<a/|a|, b/|b|>)^2`` per row, in float32 (cosine clamped inside (-1, 1) so gradients stay finite)."""
     cos = (F.normalize(a.float(), dim=-1) * F.normalize(b.float(), dim=-1)).sum(dim=-1)
     return cos.clamp(-1 + 1e-7, 1 - 1e-7).arccos().square()
-
-
-def random_square_crop(x: torch.Tensor, size: int) -> torch.Tensor:
-    """One random ``size x size`` window for the whole batch if the images are larger (torch RNG)."""
-    h, w = x.shape[-2:]
-    if h <= size and w <= size:
-        return x
-    top = int(torch.randint(0, max(h - size, 0) + 1, ()).item())
-    left = int(torch.randint(0, max(w - size, 0) + 1, ()).item())
-    return x[..., top : top + size, left : left + size]
 
 
 class CLIPGuidance(nn.Module):
@@ -64,7 +55,7 @@ class CLIPGuidance(nn.Module):
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """``[-1, 1]`` images -> random crop (if larger) -> area resize -> CLIP-normalized."""
-        x = random_square_crop(images, self.crop)
+        x = crop_window(images, self.crop)
         x = F.interpolate((x.float() + 1) / 2, size=(self.input_size, self.input_size), mode="area")
         return (x - self.mean) / self.std
 

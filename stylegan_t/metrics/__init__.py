@@ -11,8 +11,8 @@ from .fid import (
     default_inception_path,
     keep_out_of_checkpoint,
     load_inception,
+    metric_uint8,
     resize_uint8,
-    to_uint8,
 )
 from .real_images import (
     RealCounts,
@@ -44,5 +44,5 @@ __all__ = [
     "resize_like_reals",
     "resize_uint8",
     "save_results_json",
-    "to_uint8",
+    "metric_uint8",
 ]

@@ -20,7 +20,7 @@ from torchmetrics import Metric
 
 from ..constants import CLIP_MEAN, CLIP_STD
 from ..models.open_clip_loader import load_open_clip
-from .fid import keep_out_of_checkpoint, to_uint8
+from .fid import keep_out_of_checkpoint, metric_uint8
 
 
 def _pair(size) -> tuple[int, int]:
@@ -93,7 +93,7 @@ class OpenCLIPScore(Metric):
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 / [-1, 1] images -> [0, 1] -> bicubic resize to the CLIP input size -> CLIP normalization."""
-        x = to_uint8(images).to(self.mean.device).float() / 255
+        x = metric_uint8(images).to(self.mean.device).float() / 255
         if tuple(x.shape[-2:]) != self.input_size:
             x = F.interpolate(x, size=self.input_size, mode="bicubic", align_corners=False, antialias=self.antialias)
         return (x - self.mean) / self.std

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from ..images import to_uint8 as images_to_uint8
+from ..images import to_uint8
 from ..utils.local_files import MissingWeightsError, require_local_file, weights_dir
 
 INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -42,14 +42,14 @@ def default_inception_path() -> Path:
     return weights_dir() / INCEPTION_WEIGHTS_FILE
 
 
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
+def metric_uint8(images: torch.Tensor) -> torch.Tensor:
     """Images as the metrics take them: ``[N, 3, H, W]`` (grayscale ``[N, 1, H, W]`` repeated to three
     channels), uint8 as is, floats in ``[-1, 1]`` quantized by :func:`stylegan_t.images.to_uint8`."""
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"expected images of shape [N, 3, H, W] (or [N, 1, H, W]), got {tuple(images.shape)}")
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
-    return images_to_uint8(images)
+    return to_uint8(images)
 
 
 def resize_uint8(images: torch.Tensor, size: int, *, antialias: bool = False) -> torch.Tensor:
@@ -191,7 +191,7 @@ class FID(FrechetInceptionDistance):
     def update(self, imgs: torch.Tensor, real: bool) -> None:
         """Add a batch of real (``real=True``) or generated images: uint8 or floats in ``[-1, 1]``."""
         with torch.no_grad():
-            super().update(to_uint8(imgs).to(self.device), real=real)
+            super().update(metric_uint8(imgs).to(self.device), real=real)
 
     _REAL_STATES = ("real_features_sum", "real_features_cov_sum", "real_features_num_samples")
 

@@ -185,16 +185,10 @@ def build_trainer(recipe: Recipe, *, extra_callbacks: list[L.Callback] | None = 
 def build_datamodule(recipe: Recipe, world_size: int) -> L.LightningDataModule:
     from .datamodule import WebDataSetDataModule
 
-    o = recipe.optim
-    if o.batch_size % (world_size * o.micro_batch_size):
-        raise ValueError(
-            f"optim.batch_size={o.batch_size} must be a multiple of devices ({world_size}) x "
-            f"optim.micro_batch_size ({o.micro_batch_size})"
-        )
     return WebDataSetDataModule(
         recipe.data,
         resolution=recipe.model.generator.img_resolution,
-        batch_size=o.batch_size // world_size,
+        batch_size=recipe.optim.per_rank_batch(world_size),
         seed=recipe.run.seed,
     )
 

@@ -67,6 +67,13 @@ class OptimSection:
     def __post_init__(self) -> None:
         self.validate()
 
+    def per_rank_batch(self, world_size: int) -> int:
+        """Images per rank per iteration: the global batch split over ``world_size`` ranks in whole micro-batches."""
+        require(self.batch_size % (world_size * self.micro_batch_size) == 0, "optim.batch_size",
+                f"({self.batch_size}) must be a multiple of devices x nodes ({world_size}) x optim.micro_batch_size "
+                f"({self.micro_batch_size})")
+        return self.batch_size // world_size
+
     def validate(self, where: str = "optim") -> None:
         for key in ("batch_size", "micro_batch_size"):
             value = getattr(self, key)
@@ -237,11 +244,8 @@ class Recipe:
         self.model.discriminator.validate("model.discriminator")
         devices, nodes = self.trainer.devices, self.trainer.num_nodes
         per_node = len(devices) if isinstance(devices, (list, tuple)) else devices if isinstance(devices, int) and devices > 0 else None
-        if per_node is not None:
-            world = per_node * nodes
-            require(self.optim.batch_size % (world * self.optim.micro_batch_size) == 0, "optim.batch_size",
-                    f"({self.optim.batch_size}) must be a multiple of devices x nodes ({world}) x optim.micro_batch_size "
-                    f"({self.optim.micro_batch_size})")
+        if per_node is not None:  # else known only when the Trainer starts (build_datamodule checks it then)
+            self.optim.per_rank_batch(per_node * nodes)
 
 
 def describe_config_error(err: Exception) -> str:
