@@ -1,4 +1,6 @@
-"""Portable generator files (compatibility names): thin calls into :mod:`stylegan_t.persistence`, which owns the formats.
+"""Write portable generator files: an export from any generator or generator file, or from an original state dict.
+
+Reading is :func:`stylegan_t.persistence.read_generator` (or ``stylegan_t.load``); :mod:`stylegan_t.persistence` owns the formats.
 
 An export is one ``.safetensors`` file: the EMA generator's tensors (a frozen text tower by reference: its
 open_clip spec and the sha256 of the weights file's tensors) plus, in the metadata, ``format``, ``format_version``,
@@ -18,7 +20,6 @@ from .persistence import (
     FORMAT_VERSION,
     CheckpointLoadError,
     CheckpointNotFoundError,
-    read_generator,
     read_generator_and_info,
     read_record,
     settle_tower_reference,
@@ -95,27 +96,6 @@ def read_export_metadata(path: str | os.PathLike) -> dict[str, Any]:
     return read_record(path)
 
 
-def load_exported_generator(
-    path: str | os.PathLike, *, device: str | torch.device = "cpu", text_encoder: str | None = None
-) -> Generator:
-    """An export -> eval-mode :class:`Generator` (same as :func:`stylegan_t.persistence.read_generator`)."""
-    return read_generator(path, device=device, text_encoder=text_encoder)
-
-
-def generator_from_training_checkpoint(
-    path: str | os.PathLike, *, ema: bool = True, device: str | torch.device = "cpu", text_encoder: str | None = None
-) -> tuple[Generator, dict[str, Any]]:
-    """(EMA generator, info) from a training checkpoint; ``ema=False`` takes the live generator."""
-    return read_generator_and_info(path, device=device, text_encoder=text_encoder, ema=ema)
-
-
-def load_generator(
-    path: str | os.PathLike, *, device: str | torch.device = "cpu", text_encoder: str | None = None
-) -> tuple[Generator, dict[str, Any]]:
-    """Any generator file by content -> (EMA generator, info)."""
-    return read_generator_and_info(path, device=device, text_encoder=text_encoder)
-
-
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
@@ -123,8 +103,5 @@ __all__ = [
     "CheckpointNotFoundError",
     "convert_official_to_export",
     "export_generator",
-    "generator_from_training_checkpoint",
-    "load_exported_generator",
-    "load_generator",
     "read_export_metadata",
 ]

@@ -82,14 +82,6 @@ class StyleGANTPipeline:
         generator, info = read_generator_and_info(path, text_encoder=text_encoder, ema=ema)
         return cls(generator, device=device, info=info)
 
-    # The names of earlier releases: the same reader.
-    from_file = from_export = from_pretrained
-
-    @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, **kwargs: Any) -> "StyleGANTPipeline":
-        """:meth:`from_pretrained` (kept name); ``ema=False`` uses the live generator of a training checkpoint."""
-        return cls.from_pretrained(path, **kwargs)
-
     def save_pretrained(self, folder: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
         """The mirror of :meth:`from_pretrained`: ``folder/config.json`` + ``folder/model.safetensors``."""
         return write_pretrained(folder, self.generator, dtype=dtype, source=self.info or None)

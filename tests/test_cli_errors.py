@@ -111,7 +111,7 @@ def must_not_load(monkeypatch) -> None:
         raise AssertionError("a model was loaded before the arguments were checked")
 
     monkeypatch.setattr("stylegan_t.pipeline.load", boom)
-    monkeypatch.setattr("stylegan_t.export.load_generator", boom)
+    monkeypatch.setattr("stylegan_t.persistence.read_generator_and_info", boom)
 
 
 # --- recipes: config and fit ----------------------------------------------------------------------------

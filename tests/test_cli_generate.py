@@ -8,9 +8,10 @@ from PIL import Image
 
 import stylegan_t
 from stylegan_t.cli.main import main
-from stylegan_t.export import export_generator, load_exported_generator
+from stylegan_t.export import export_generator
 from stylegan_t.latents import parse_seeds
 from stylegan_t.models import Generator, GeneratorConfig, TextEncoderConfig
+from stylegan_t.persistence import read_generator
 from stylegan_t.pipeline import StyleGANTPipeline
 
 
@@ -122,7 +123,7 @@ def test_export_command(files, tmp_path, capsys):
     out = tmp_path / "ema.safetensors"
     assert main(["export", str(files["ckpt"]), str(out)]) == 0
     assert "exported EMA generator" in capsys.readouterr().out and out.stat().st_size > 1_000_000
-    G = load_exported_generator(out)
+    G = read_generator(out)
     assert all(torch.equal(v, G.state_dict()[k]) for k, v in files["ema"].state_dict().items())
 
 

@@ -90,7 +90,8 @@ def test_compiled_networks_match_eager_and_keep_state_dict_keys(tmp_path, single
 
 @pytest.mark.slow
 def test_compiled_fit_resumes_and_exports(tmp_path, shards, aot_eager, single_thread):
-    from stylegan_t.export import export_generator, load_generator
+    from stylegan_t.export import export_generator
+    from stylegan_t.persistence import read_generator_and_info
 
     one = ("data.batches_per_epoch=1",)  # resume at an epoch boundary: the same data as the uninterrupted run
     eager, _ = fit(tiny_recipe(tmp_path / "eager", shards["folder"], *one, "run.total_kimg=0.008"))
@@ -108,7 +109,7 @@ def test_compiled_fit_resumes_and_exports(tmp_path, shards, aot_eager, single_th
     diffs = torch.cat([(a[k] - b[k]).abs().flatten() for k in names])
     assert float(diffs.max()) < BF16_WEIGHT_ATOL and float(diffs.mean()) < BF16_WEIGHT_MEAN_ATOL, (diffs.max(), diffs.mean())
     export_generator(last, tmp_path / "g.safetensors")
-    G, _ = load_generator(tmp_path / "g.safetensors")
+    G, _ = read_generator_and_info(tmp_path / "g.safetensors")
     torch.testing.assert_close(G.synthesis.b16.torgb.weight, resumed.generator_ema.module.synthesis.b16.torgb.weight)
 
 

@@ -56,10 +56,10 @@ def test_converted_g_ema_reproduces_the_original(converted, snapshot_io):
 
 
 def test_training_checkpoint_holds_g_that_reproduces_img_const_G(converted, snapshot_io):
-    from stylegan_t.export import generator_from_training_checkpoint
+    from stylegan_t.persistence import read_generator_and_info
 
-    live, _ = generator_from_training_checkpoint(converted["ckpt"], ema=False)
-    ema, _ = generator_from_training_checkpoint(converted["ckpt"], ema=True)
+    live, _ = read_generator_and_info(converted["ckpt"], ema=False)
+    ema, _ = read_generator_and_info(converted["ckpt"], ema=True)
     z, prompts, psi = snapshot_io["z"], snapshot_io["prompts"], snapshot_io["truncation_psi"]
     with torch.no_grad():
         img = live.eval().synthesis(live.mapping(z, prompts, truncation_psi=psi), noise_mode="const")

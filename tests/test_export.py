@@ -14,10 +14,10 @@ from stylegan_t.export import (
     CheckpointNotFoundError,
     _dedupe_for_safetensors,
     export_generator,
-    load_exported_generator,
     read_export_metadata,
 )
 from stylegan_t.models import Generator, GeneratorConfig, TextEncoderConfig
+from stylegan_t.persistence import read_generator
 from stylegan_t.pipeline import StyleGANTPipeline
 
 PROMPTS = ["a blue sphere, pixel art"]
@@ -75,7 +75,7 @@ def test_export_then_load_reproduces_images_exactly(generators, tmp_path):
     (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8 : 8 + n])  # plain safetensors: a JSON header, then raw tensor bytes (no pickle)
     assert header["__metadata__"]["format"] == FORMAT
-    G2 = load_exported_generator(path)
+    G2 = read_generator(path)
     assert not G2.training and all(torch.equal(v, G2.state_dict()[k]) for k, v in G.state_dict().items())
     pipe = stylegan_t.load(path, device="cpu")
     assert pipe.info["kind"] == "export"
@@ -91,8 +91,8 @@ def test_checkpoint_export_load_matches_ema_generator(generators, ckpt_path, tmp
     assert (images(live) - expected).abs().max() > 1e-3  # the EMA generator, not the live one
     out = export_generator(ckpt_path, tmp_path / "ema.safetensors")
     assert read_export_metadata(out)["source"]["images_seen"] == 12_000
-    assert torch.equal(images(StyleGANTPipeline.from_export(out, device="cpu")), expected)
-    assert torch.equal(images(StyleGANTPipeline.from_checkpoint(ckpt_path, device="cpu", ema=False)), images(live))
+    assert torch.equal(images(StyleGANTPipeline.from_pretrained(out, device="cpu")), expected)
+    assert torch.equal(images(StyleGANTPipeline.from_pretrained(ckpt_path, device="cpu", ema=False)), images(live))
 
 
 def test_shared_tensors_are_stored_once(generators, tmp_path):
@@ -112,7 +112,7 @@ def test_shared_tensors_are_stored_once(generators, tmp_path):
 
 def test_half_precision_export(generators, tmp_path):
     path = export_generator(generators[0], tmp_path / "g16.safetensors", dtype=torch.float16)
-    G2 = load_exported_generator(path)
+    G2 = read_generator(path)
     assert next(G2.parameters()).dtype == torch.float32
     assert (images(G2) - images(generators[0])).abs().max() < 5e-2
 
@@ -171,7 +171,7 @@ def test_version_1_exports_with_every_tensor_still_read(generators, tmp_path):
     metadata = {"format": FORMAT, "format_version": "1", "generator_config": json.dumps(G.config.to_dict()),
                 "aliases": "{}", "source": json.dumps({"kind": "module"})}
     save_file({k: v.contiguous() for k, v in G.state_dict().items()}, str(path), metadata=metadata)
-    G2 = load_exported_generator(path)
+    G2 = read_generator(path)
     assert torch.equal(images(G2), images(G))
     assert G2.text_encoder.by_reference  # its tower equals the file's: a re-export stores it by reference
     assert read_export_metadata(export_generator(G2, tmp_path / "v2.safetensors"))["frozen"]

@@ -183,7 +183,6 @@ def test_text_encoder_and_guidance_share_one_clip(clip_dir, tmp_path):
 
 
 def test_every_public_loader_is_the_one_reader(clip_dir, tmp_path, monkeypatch):
-    import stylegan_t.export as export
     import stylegan_t.persistence.reader as reader
 
     path = write_export(tmp_path / "g.safetensors", tiny_generator(TextEncoderConfig(model=clip_dir)))
@@ -196,9 +195,7 @@ def test_every_public_loader_is_the_one_reader(clip_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(reader, "build_generator", counting)
     loaders = [
-        stylegan_t.load, StyleGANTPipeline.from_pretrained, StyleGANTPipeline.from_checkpoint, StyleGANTPipeline.from_export,
-        StyleGANTPipeline.from_file, Generator.from_pretrained, read_generator, export.load_generator,
-        export.load_exported_generator, export.generator_from_training_checkpoint,
+        stylegan_t.load, StyleGANTPipeline.from_pretrained, Generator.from_pretrained, read_generator,
     ]
     for load in loaders:
         before = len(calls)

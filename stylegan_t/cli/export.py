@@ -19,13 +19,14 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..errors import UserError
-    from ..export import export_generator, load_generator, read_export_metadata
+    from ..export import export_generator, read_export_metadata
+    from ..persistence import read_generator_and_info
     from ..utils.files import check_writable_file
 
     if not args.out.endswith(".safetensors"):
         raise UserError(f"the output must be a .safetensors file, got {args.out!r}")
     check_writable_file(args.out, option="output")  # before the checkpoint is read
-    generator, info = load_generator(args.ckpt, device="cpu", text_encoder=args.text_encoder)  # CheckpointError: main
+    generator, info = read_generator_and_info(args.ckpt, device="cpu", text_encoder=args.text_encoder)  # CheckpointError: main
     source = {"file": Path(args.ckpt).name, **{k: v for k, v in info.items() if k != "source"}}
     dtype = getattr(torch, args.dtype) if args.dtype else None
     out = export_generator(generator, args.out, dtype=dtype, source=source)
