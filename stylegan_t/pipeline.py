@@ -23,6 +23,7 @@ from .latents import seed_latent
 from .models.generator import Generator
 from .models.synthesis import NOISE_MODES
 from .persistence import read_generator_and_info, write_pretrained
+from .precision import PrecisionChoice, check_precision, compute_precision, measure_precision
 
 Prompts = str | Sequence[str] | torch.Tensor
 OUTPUT_TYPES = ("pil", "tensor")
@@ -58,9 +59,12 @@ class StyleGANTPipeline:
     export or a ``.ckpt`` from ``stylegan-t fit``: its EMA generator); save with :meth:`save_pretrained`.
     """
 
-    def __init__(self, generator: Generator, *, device: str | torch.device | None = None, info: dict[str, Any] | None = None) -> None:
+    def __init__(self, generator: Generator, *, device: str | torch.device | None = None, info: dict[str, Any] | None = None,
+                 precision: str = "auto") -> None:
         self.generator = generator.eval().requires_grad_(False)
         self.info = dict(info or {})
+        self.precision = check_precision(precision)
+        self.precision_choice: PrecisionChoice | None = None  # what ``auto`` measured, once per pipeline and device
         self.to(device if device is not None else default_device())
 
     # --- construction ----------------------------------------------------------------------------
@@ -73,6 +77,7 @@ class StyleGANTPipeline:
         device: str | torch.device | None = None,
         text_encoder: str | None = None,
         ema: bool = True,
+        precision: str = "auto",
     ) -> "StyleGANTPipeline":
         """From a pretrained folder, an export or a training checkpoint (``ema=False``: its live generator).
 
@@ -80,7 +85,7 @@ class StyleGANTPipeline:
         unreadable raises :class:`stylegan_t.persistence.CheckpointLoadError` naming what was expected.
         """
         generator, info = read_generator_and_info(path, text_encoder=text_encoder, ema=ema)
-        return cls(generator, device=device, info=info)
+        return cls(generator, device=device, info=info, precision=precision)
 
     def save_pretrained(self, folder: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
         """The mirror of :meth:`from_pretrained`: ``folder/config.json`` + ``folder/model.safetensors``."""
@@ -89,7 +94,28 @@ class StyleGANTPipeline:
     def to(self, device: str | torch.device) -> "StyleGANTPipeline":
         self.device = torch.device(device)
         self.generator.to(self.device)
+        self.precision_choice = None  # measured again on the new device
         return self
+
+    @torch.no_grad()
+    def resolve_precision(self, batch_size: int = 4) -> PrecisionChoice:
+        """The synthesis precision: the one asked for, or for ``auto`` the faster of fp32 and bf16 on this device
+        and model, measured once on a batch of ``batch_size`` (at most 4) and kept (``precision_choice``)."""
+        if self.precision_choice is None:
+            if self.precision != "auto":
+                self.precision_choice = PrecisionChoice(self.precision)
+            else:
+                g = self.generator
+                z = torch.randn(min(batch_size, 4), g.z_dim, generator=torch.Generator().manual_seed(0)).to(self.device)
+                t = torch.nn.functional.normalize(torch.ones(z.shape[0], g.c_dim, device=self.device), dim=1)
+                ws = g.mapping(z, t, update_emas=False)
+
+                def run(precision: str) -> torch.Tensor:
+                    with compute_precision(precision, self.device):
+                        return g.synthesis(ws, noise_mode="const").float().cpu()  # .cpu() waits for the device
+
+                self.precision_choice = measure_precision(run, repeats=2)
+        return self.precision_choice
 
     @property
     def config(self):
@@ -126,9 +152,11 @@ class StyleGANTPipeline:
         """``ws`` [B, num_ws, w_dim] -> float images [B, C, R, R] on CPU; ``random`` noise seeded per image."""
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        precision = self.resolve_precision(ws.shape[0]).precision
         synthesis = self.generator.synthesis
         if noise_mode != "random":
-            return synthesis(ws, noise_mode=noise_mode).float().cpu()
+            with compute_precision(precision, self.device):
+                return synthesis(ws, noise_mode=noise_mode).float().cpu()
         if noise_seeds is None or len(noise_seeds) != ws.shape[0]:
             raise ValueError("noise_mode='random' needs one noise seed per image")
         out = []
@@ -136,7 +164,8 @@ class StyleGANTPipeline:
         for i, seed in enumerate(noise_seeds):
             with torch.random.fork_rng(devices=devices):  # leave the caller's RNG state untouched
                 torch.manual_seed(noise_seed(seed))
-                out.append(synthesis(ws[i : i + 1], noise_mode="random").float().cpu())
+                with compute_precision(precision, self.device):
+                    out.append(synthesis(ws[i : i + 1], noise_mode="random").float().cpu())
         return torch.cat(out)
 
     def _broadcast_ws(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -293,16 +322,19 @@ def _as_prompt_list(prompts: str | Sequence[str]) -> list[str]:
 
 
 def load(
-    path: str | os.PathLike, device: str | torch.device | None = None, *, text_encoder: str | None = None
+    path: str | os.PathLike, device: str | torch.device | None = None, *, text_encoder: str | None = None,
+    precision: str = "auto",
 ) -> StyleGANTPipeline:
     """Load a pretrained folder, an export (``.safetensors``) or a training checkpoint (``.ckpt``) as a pipeline.
 
     The kind is detected from the file's content. ``device`` defaults to CUDA when available.
     ``text_encoder`` overrides the stored open_clip spec (e.g. a ``local-dir:`` folder that moved).
+    ``precision``: ``fp32``, ``bf16`` (autocast) or ``auto``: the faster of the two on this device, measured
+    on the first generation (:mod:`stylegan_t.precision`).
     Anything else (missing file, another model's state dict, unreadable file) raises
     :class:`stylegan_t.persistence.CheckpointLoadError` naming what was expected.
     """
-    return StyleGANTPipeline.from_pretrained(path, device=device, text_encoder=text_encoder)
+    return StyleGANTPipeline.from_pretrained(path, device=device, text_encoder=text_encoder, precision=precision)
 
 
 __all__ = ["StyleGANTPipeline", "image_grid", "load", "seed_latent", "slerp", "to_pil", "to_uint8"]

@@ -9,6 +9,7 @@ import argparse
 import re
 
 from ..latents import parse_seeds
+from ..precision import PRECISION_HELP, PRECISIONS
 from ..utils.files import check_writable_dir, check_writable_file
 from .checks import check_device, finite_float
 
@@ -40,6 +41,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
     parser.add_argument("--text-encoder", default=None, metavar="MODEL",
                         help="override the stored open_clip spec, e.g. local-dir:/moved/folder")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help=PRECISION_HELP)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +67,9 @@ def load_pipeline(args: argparse.Namespace, command: str):
     """The pipeline for ``args.path`` (a missing, foreign or damaged file raises ``CheckpointError``: one line)."""
     from ..pipeline import load
 
-    return load(args.path, device=args.device, text_encoder=args.text_encoder)
+    pipe = load(args.path, device=args.device, text_encoder=args.text_encoder, precision=args.precision)
+    print(pipe.resolve_precision(args.batch_size).describe())
+    return pipe
 
 
 def run(args: argparse.Namespace) -> int:

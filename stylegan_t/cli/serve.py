@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..precision import PRECISION_HELP, PRECISIONS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="training checkpoint (.ckpt) or export (.safetensors)")
@@ -19,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "for a training checkpoint, else 'a photo of a cat')")
     parser.add_argument("--text-encoder", default=None, metavar="MODEL",
                         help="override the stored open_clip spec, e.g. local-dir:/moved/folder")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help=PRECISION_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--port must be in 0..65535 (0 picks a free one), got {args.port}")
     check_device(args.device)
     try:
-        pipe = load_pipeline(args.path, device=args.device, text_encoder=args.text_encoder)
+        pipe = load_pipeline(args.path, device=args.device, text_encoder=args.text_encoder, precision=args.precision)
     except UserError as err:
         raise SystemExit(f"stylegan-t serve: {err}")
     try:
@@ -42,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"stylegan-t serve: cannot listen on {args.host}:{args.port} ({reason}); pick another "
                          "--port (0: any free one) or --host")
     print(f"loaded {args.path}: {pipe}")
+    print(pipe.resolve_precision(1).describe())  # measured before the first request, not during it
     print(f"playground at {server.url}  (Ctrl+C to stop)", flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"note: listening on {args.host}, not only this machine; the playground has no authentication", flush=True)

@@ -39,11 +39,12 @@ def default_prompt(path: str | os.PathLike) -> str:
         return FALLBACK_PROMPT
 
 
-def load_pipeline(path: str | os.PathLike, *, device: str | None = None, text_encoder: str | None = None):
+def load_pipeline(path: str | os.PathLike, *, device: str | None = None, text_encoder: str | None = None,
+                  precision: str = "auto"):
     """The one place the playground loads a model: a training checkpoint or an export -> a pipeline."""
     from ..pipeline import load
 
-    return load(path, device=device, text_encoder=text_encoder)
+    return load(path, device=device, text_encoder=text_encoder, precision=precision)
 
 
 class PlaygroundEngine:
