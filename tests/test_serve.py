@@ -237,9 +237,9 @@ def test_cli_serves_on_loopback(export_path):
     cmd = [sys.executable, "-m", "stylegan_t.cli.main", "serve", str(export_path), "--port", "0", "--device", "cpu"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lines = [proc.stdout.readline() for _ in range(2)]
-        assert lines[1].startswith("playground at http://127.0.0.1:"), lines
-        url = lines[1].split()[2]
+        lines = [proc.stdout.readline() for _ in range(3)]  # loaded ..., precision ..., playground at ...
+        assert lines[1].startswith("precision auto -> ") and lines[2].startswith("playground at http://127.0.0.1:"), lines
+        url = lines[2].split()[2]
         with urllib.request.urlopen(url + "api/generate?prompt=a+fox&seed=1", timeout=60) as response:
             assert Image.open(io.BytesIO(response.read())).size == (RES, RES)
     finally:
