@@ -276,3 +276,17 @@ def test_playground_default_prompt(tiny, tmp_path):
     torch.save({"stylegan_t": {"kind": CHECKPOINT_KIND}, "hyper_parameters": {"recipe": {"run": run}}}, tmp_path / "a.ckpt")
     assert default_prompt(tmp_path / "a.ckpt") == "a red circle"
     assert default_prompt(tiny["export"]) == FALLBACK_PROMPT
+
+
+def test_checkpoint_folder_warning_only_silenced_when_resuming():
+    import warnings
+
+    from stylegan_t.training.known_noise import without_known_noise
+
+    message = "Checkpoint directory /x/checkpoints exists and is not empty."
+    for resuming, expected in ((True, 0), (False, 1)):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with without_known_noise(resuming=resuming):
+                warnings.warn(message)
+        assert len(seen) == expected
