@@ -189,3 +189,27 @@ def test_named_commands_and_options_exist():
 def test_the_name_checks_can_fail():
     assert not resolve("stylegan_t.models.NoSuchGenerator") and resolve("stylegan_t.models.Generator")
     assert "--no-such-flag" not in {s for a in command_parser("generate")._actions for s in a.option_strings}
+
+
+# --- what a newcomer reads first -------------------------------------------------------------------------
+
+def test_readme_first_screen_says_what_exists_and_what_to_bring():
+    first_screen = "\n".join((ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:30])
+    for needed in ("No paper-scale weights exist", "released no", "stylegan-t demo", "minutes", "own-data-cpu",
+                   "ViT-L/14", "DINO", "GPUs", "clean-room", "NVIDIA licence", "LICENSE"):
+        assert needed in first_screen, needed
+
+
+def test_license_file_matches_setup_cfg():
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    assert cfg["metadata"]["license"] == "MIT"
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+
+
+def test_api_sketches_are_marked():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    use_it = readme.split("## Use it", 1)[1].split("```", 1)[0]
+    assert "sketch" in use_it and "noise" in use_it

@@ -288,3 +288,17 @@ def test_a_failed_atomic_write_keeps_the_old_file(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("killed mid-write")
     assert (tmp_path / "f").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+def test_checkpoint_folder_warning_only_silenced_when_resuming():
+    import warnings
+
+    from stylegan_t.training.known_noise import without_known_noise
+
+    message = "Checkpoint directory /x/checkpoints exists and is not empty."
+    for resuming, expected in ((True, 0), (False, 1)):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with without_known_noise(resuming=resuming):
+                warnings.warn(message)
+        assert len(seen) == expected

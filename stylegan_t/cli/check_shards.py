@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
     from ..data.shard_tools import check_shards
     from ..errors import UserError
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"total: {len(reports)} shard(s), {total['samples']} samples: {total['ok']} ok, {total['unreadable']} "
           f"unreadable, {total['no_caption']} without caption; {broken} shard(s) with read errors")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump([r.as_dict() for r in reports], f, indent=1)
     if broken:  # a damaged shard is an error whatever --strict says (training would lose its samples)

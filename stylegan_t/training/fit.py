@@ -243,7 +243,7 @@ def fit(
             return None, None
     check_run_dir(run_dir)
     L.seed_everything(recipe.run.seed, workers=True, verbose=False)
-    with without_known_noise():  # Lightning's messages the user cannot act on (each one named there)
+    with without_known_noise(resuming=resume is not None):  # Lightning's messages the user cannot act on (each one named there)
         trainer = build_trainer(recipe, extra_callbacks=extra_callbacks)
         if trainer.global_rank == 0:
             run_dir.mkdir(parents=True, exist_ok=True)

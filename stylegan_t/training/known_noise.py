@@ -22,6 +22,13 @@ KNOWN_WARNINGS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: silenced only when resuming: continuing a run writes into its own checkpoint folder by design; a fresh run
+#: into a folder that already holds checkpoints still gets the warning
+RESUME_WARNINGS: tuple[tuple[str, str], ...] = (
+    (r"Checkpoint directory .* exists and is not empty", "a resumed run continues in its own checkpoint folder"),
+)
+
+
 class _DropTip(logging.Filter):
     """Lightning's advertisement for its cloud logger ("Tip: ... litlogger"), printed on every Trainer."""
 
@@ -30,8 +37,9 @@ class _DropTip(logging.Filter):
 
 
 @contextmanager
-def without_known_noise() -> Iterator[None]:
-    """Silence :data:`KNOWN_WARNINGS` and Lightning's litlogger tip inside the block (and nothing else)."""
+def without_known_noise(*, resuming: bool = False) -> Iterator[None]:
+    """Silence :data:`KNOWN_WARNINGS` (and :data:`RESUME_WARNINGS` when ``resuming``) and Lightning's litlogger
+    tip inside the block, and nothing else."""
     from lightning_utilities.core import rank_zero
 
     tip_filter = _DropTip()
@@ -39,7 +47,7 @@ def without_known_noise() -> Iterator[None]:
     logger.addFilter(tip_filter)
     try:
         with warnings.catch_warnings():
-            for message, _why in KNOWN_WARNINGS:
+            for message, _why in KNOWN_WARNINGS + (RESUME_WARNINGS if resuming else ()):
                 warnings.filterwarnings("ignore", message=message)
             yield
     finally:
