@@ -58,3 +58,12 @@ def seed_latent(seed: int, z_dim: int) -> torch.Tensor:
 def seed_latents(seeds: Iterable[int], z_dim: int, device: torch.device | str | None = None) -> torch.Tensor:
     """``z`` [len(seeds), z_dim], one row per seed (:func:`seed_latent`), moved to ``device``."""
     return torch.stack([seed_latent(int(s), z_dim) for s in seeds]).to(device)
+
+
+@torch.no_grad()
+def prompt_seed_grid(generator: torch.nn.Module, prompts: list[str], seeds: list[int], *, truncation_psi: float = 1.0,
+                     device: torch.device | str | None = None) -> torch.Tensor:
+    """Images ``[len(prompts) * len(seeds), C, R, R]`` of a bare generator for every (prompt, seed), prompt-major,
+    constant noise: what the training sample grids draw (the pipeline adds batching, precision and outputs)."""
+    zs = seed_latents(seeds, generator.z_dim, device)
+    return torch.cat([generator(zs, [p] * len(seeds), truncation_psi=truncation_psi, noise_mode="const") for p in prompts])

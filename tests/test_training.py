@@ -28,7 +28,8 @@ def test_fit_from_shards_with_bad_samples(tmp_path, shards):
     )
     model, trainer = fit(recipe)
     assert model.images_seen == 35 and trainer.current_epoch == 1
-    assert model.samples_skipped == len(SKIPPED_BAD) and model.samples_dropped == len(DROPPED_BAD)
+    counts = model.data_counts()
+    assert counts.skipped == len(SKIPPED_BAD) and counts.dropped == len(DROPPED_BAD)
     run = tmp_path / "run"
     assert (run / "recipe.yaml").is_file()
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"epoch0000.ckpt", "last.ckpt"}

@@ -164,7 +164,7 @@ def test_a_shard_cut_short_is_damaged_not_caption_less(capsys, tmp_path):
     with tarfile.open(tmp_path / "full.tar") as tar:
         cut = next(m for m in tar.getmembers() if m.name == "000002.txt").offset  # at a member boundary
     (tmp_path / "cut.tar").write_bytes(data[:cut])
-    from stylegan_t.data.shard_tools import check_shard
+    from stylegan_t.data.shard_check import check_shard
 
     report = check_shard(str(tmp_path / "cut.tar"))
     assert report.error and "cut short" in report.error and report.no_caption == 0

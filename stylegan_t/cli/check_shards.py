@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from ..data.shard_tools import check_shards
+    from ..data.shard_check import check_shards
     from ..errors import UserError
     from ..utils.files import check_writable_file
 

@@ -7,7 +7,8 @@ from .config import DataConfig, SourceConfig
 from .decode import CorruptSample, ImageTooSmall, MissingCaption, decode_caption, decode_image, open_image, pil_to_tensor
 from .folder import ImageFolderDataset, collate_folder
 from .loader import CountingLoader, ShardLoader
-from .shard_tools import MakeShardsResult, ShardReport, check_shard, check_shards, make_shards
+from .shard_check import ShardReport, check_shard, check_shards
+from .shard_tools import MakeShardsResult, make_shards
 from .sources import expand_urls, read_tar_samples
 from .webdataset_pipeline import NoSamplesError, ShardedImageTextDataset
 

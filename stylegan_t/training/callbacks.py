@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..images import image_grid
+from ..latents import prompt_seed_grid
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ class SampleGrid(L.Callback):
         self.written: list[Path] = []
 
     def _write(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        images = module.sample(self.prompts, self.seeds, truncation_psi=self.truncation_psi)
+        images = prompt_seed_grid(module.generator_ema.module, self.prompts, self.seeds,
+                                  truncation_psi=self.truncation_psi, device=module.device)
         if trainer.global_rank != 0:
             return
         grid = image_grid(images, cols=len(self.seeds)).convert("RGB")

@@ -15,7 +15,6 @@ import lightning as L
 import torch
 
 from ..data.batch import Batch, DataCounts
-from ..latents import seed_latents
 from ..losses import d_hinge_loss, d_mismatch_loss, g_nonsaturating_loss, mismatched_conditions
 from ..losses.blur import blur_images, blur_sigma
 from ..models.discriminator import ProjectedDiscriminator
@@ -170,14 +169,6 @@ class StyleGANT(FrozenByReference, L.LightningModule):
         stats = getattr(datamodule, "stats", None)
         return stats if isinstance(stats, DataCounts) else DataCounts()
 
-    @property
-    def samples_skipped(self) -> int:  # corrupt samples skipped by the data pipeline on this rank
-        return self.data_counts().skipped
-
-    @property
-    def samples_dropped(self) -> int:  # samples without caption dropped by the data pipeline on this rank
-        return self.data_counts().dropped
-
     # --- optimization -------------------------------------------------------------------------------
 
     def configure_optimizers(self):
@@ -212,10 +203,6 @@ class StyleGANT(FrozenByReference, L.LightningModule):
         size = self.recipe.optim.micro_batch_size
         for start in range(0, images.shape[0], size):
             yield images[start : start + size], list(captions[start : start + size])
-
-    def _finish_gradients(self, params: list[torch.nn.Parameter], num_micro: int) -> None:
-        """Gradients summed over micro-batches (ranks averaged by DDP), times the count, NaN/inf cleaned."""
-        finish_gradients(params, num_micro)
 
     def _latents(self, n: int, rng: torch.Generator) -> torch.Tensor:
         return torch.randn(n, self.generator.z_dim, device=self.device, generator=rng)
@@ -256,7 +243,7 @@ class StyleGANT(FrozenByReference, L.LightningModule):
                 loss = self.discriminator_loss(real, fake, c, sigma)
                 self.manual_backward(micro_batch_objective(loss, len(caps)))
                 total += loss.detach()
-        self._finish_gradients(d_opt.param_groups[0]["params"], len(chunks))
+        finish_gradients(d_opt.param_groups[0]["params"], len(chunks))
         d_opt.step()
         d_opt.zero_grad(set_to_none=True)
         return total
@@ -277,7 +264,7 @@ class StyleGANT(FrozenByReference, L.LightningModule):
                 self.manual_backward(micro_batch_objective(adv, len(caps), clip, self.recipe.loss.clip_weight))
                 adv_total += adv.detach()
                 clip_total += clip.detach()
-        self._finish_gradients(g_opt.param_groups[0]["params"], len(chunks))
+        finish_gradients(g_opt.param_groups[0]["params"], len(chunks))
         g_opt.step()
         g_opt.zero_grad(set_to_none=True)
         return adv_total, clip_total
@@ -344,13 +331,3 @@ class StyleGANT(FrozenByReference, L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # skip / drop counts are restored by the datamodule
         self.images_seen = restore_checkpoint_meta(checkpoint, self.frozen_references(), source="training checkpoint").images_seen
-
-    @torch.no_grad()
-    def sample(self, prompts: list[str], seeds: list[int], *, truncation_psi: float = 1.0, ema: bool = True) -> torch.Tensor:
-        """Images [len(prompts) * len(seeds), C, R, R] for every (prompt, seed), prompt-major, from the EMA generator."""
-        G = self.generator_ema.module if ema else self.generator
-        zs = seed_latents(seeds, G.z_dim, self.device)
-        out = []
-        for prompt in prompts:
-            out.append(G(zs, [prompt] * len(seeds), truncation_psi=truncation_psi, noise_mode="const"))
-        return torch.cat(out)
