@@ -72,7 +72,8 @@ def convert_official_to_export(
     z_dim: int = 64,
 ) -> Path:
     """Convert an original StyleGAN-T generator ``state_dict()`` (``torch.save``-d) into an export."""
-    from .convert.generator import CheckpointMismatchError, generator_from_official
+    from .convert.generator import generator_from_official
+    from .persistence.strict import StateMismatchError
 
     path = Path(state_dict_path)
     raw = torch_load(path)
@@ -85,7 +86,7 @@ def convert_official_to_export(
             raw, img_resolution=img_resolution, channel_base=channel_base, channel_max=channel_max,
             num_res_blocks=num_res_blocks, text_encoder=text_encoder, z_dim=z_dim,
         )
-    except CheckpointMismatchError as err:
+    except StateMismatchError as err:
         raise CheckpointLoadError(f"'{path}': {err}") from err
     settle_tower_reference(generator)  # the snapshot's tower: by reference only if it equals the spec's file
     return write_export(out_path, generator, source={"kind": "official", "file": path.name})

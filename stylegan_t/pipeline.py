@@ -60,7 +60,7 @@ class StyleGANTPipeline:
     """
 
     def __init__(self, generator: Generator, *, device: str | torch.device | None = None, info: dict[str, Any] | None = None,
-                 precision: str = "auto") -> None:
+                 precision: str = "fp32") -> None:
         self.generator = generator.eval().requires_grad_(False)
         self.info = dict(info or {})
         self.precision = check_precision(precision)
@@ -77,7 +77,7 @@ class StyleGANTPipeline:
         device: str | torch.device | None = None,
         text_encoder: str | None = None,
         ema: bool = True,
-        precision: str = "auto",
+        precision: str = "fp32",
     ) -> "StyleGANTPipeline":
         """From a pretrained folder, an export or a training checkpoint (``ema=False``: its live generator).
 
@@ -323,14 +323,14 @@ def _as_prompt_list(prompts: str | Sequence[str]) -> list[str]:
 
 def load(
     path: str | os.PathLike, device: str | torch.device | None = None, *, text_encoder: str | None = None,
-    precision: str = "auto",
+    precision: str = "fp32",
 ) -> StyleGANTPipeline:
     """Load a pretrained folder, an export (``.safetensors``) or a training checkpoint (``.ckpt``) as a pipeline.
 
     The kind is detected from the file's content. ``device`` defaults to CUDA when available.
     ``text_encoder`` overrides the stored open_clip spec (e.g. a ``local-dir:`` folder that moved).
-    ``precision``: ``fp32``, ``bf16`` (autocast) or ``auto``: the faster of the two on this device, measured
-    on the first generation (:mod:`stylegan_t.precision`).
+    ``precision``: ``fp32`` (the default: the same images on every machine), ``bf16`` (autocast) or ``auto``: the
+    faster of the two on this device, measured on the first generation (:mod:`stylegan_t.precision`).
     Anything else (missing file, another model's state dict, unreadable file) raises
     :class:`stylegan_t.persistence.CheckpointLoadError` naming what was expected.
     """

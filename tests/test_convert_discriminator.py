@@ -4,7 +4,7 @@ import torch
 
 from stylegan_t.augment import DiffAugment
 from stylegan_t.convert.discriminator import discriminator_from_official, discriminator_to_official
-from stylegan_t.convert.generator import CheckpointMismatchError
+from stylegan_t.persistence import StateMismatchError
 from stylegan_t.models.discriminator import DiscriminatorConfig, ProjectedDiscriminator, feature_network_preset
 
 #: many tiny ops: one intra-op thread per module (conftest.single_thread)
@@ -66,7 +66,7 @@ def test_converter_lists_unknown_and_missing_keys(official_state):
     state["heads.9.cls.bias"] = torch.zeros(64)
     state["heads.0.main.7.weight"] = torch.zeros(1)
     state["running_mean"] = torch.zeros(1)
-    with pytest.raises(CheckpointMismatchError) as err:
+    with pytest.raises(StateMismatchError) as err:
         discriminator_from_official(state, c_dim=64, feature_network=feature_network_preset("vit-tiny-384"))
     message = str(err.value)
     assert all(k in message for k in ("heads.2.cls.bias", "heads.9.cls.bias", "heads.0.main.7.weight", "running_mean"))

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from stylegan_t.convert import CheckpointMismatchError, generator_from_official
+from stylegan_t.convert import StateMismatchError, generator_from_official
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +50,13 @@ def test_wrong_keys_are_listed(official_dir):
     state = torch.load(official_dir / "official_G_state_dict.pt")
     state["synthesis.b8.extra.weight"] = torch.zeros(1)
     del state["synthesis.b16.conv0.bias"]
-    with pytest.raises(CheckpointMismatchError) as err:
+    with pytest.raises(StateMismatchError) as err:
         generator_from_official(
             state, img_resolution=32, channel_base=2048, channel_max=128, num_res_blocks=1,
             text_encoder=f"local-dir:{official_dir / 'tiny_clip'}",
         )
     assert "synthesis.b8.extra.weight" in str(err.value) and "synthesis.b16.conv0.bias" in str(err.value)
-    with pytest.raises(CheckpointMismatchError):  # a 32x32 checkpoint into a 64x64 generator
+    with pytest.raises(StateMismatchError):  # a 32x32 checkpoint into a 64x64 generator
         generator_from_official(
             torch.load(official_dir / "official_G_state_dict.pt"), img_resolution=64, channel_base=2048,
             channel_max=128, num_res_blocks=1, text_encoder=f"local-dir:{official_dir / 'tiny_clip'}",

@@ -53,8 +53,9 @@ def test_pipeline_measures_once_and_generates_in_the_choice(monkeypatch, tiny_cl
         return PrecisionChoice("bf16", fp32_s=0.04, bf16_s=0.01)
 
     monkeypatch.setattr(pipeline_module, "measure_precision", fake_measure)
-    pipe = StyleGANTPipeline(tiny_generator(TextEncoderConfig(model=tiny_clip)), device="cpu")
-    assert pipe.precision == "auto" and pipe.precision_choice is None
+    assert StyleGANTPipeline(tiny_generator(TextEncoderConfig(model=tiny_clip)), device="cpu").precision == "fp32"
+    pipe = StyleGANTPipeline(tiny_generator(TextEncoderConfig(model=tiny_clip)), device="cpu", precision="auto")
+    assert pipe.precision_choice is None
     images = pipe(torch.nn.functional.normalize(torch.randn(2, pipe.generator.c_dim), dim=1), [0, 1], output_type="tensor")
     pipe(torch.nn.functional.normalize(torch.randn(1, pipe.generator.c_dim), dim=1), [3], output_type="tensor")
     assert measured == [torch.float32] and pipe.precision_choice.precision == "bf16"

@@ -21,7 +21,8 @@ from ..models.discriminator import (
 )
 from ..models.discriminator.feature_networks import strip_prefixes
 from ..nn.spectral import ORIGINAL_SN_KEYS, rename_legacy_spectral_key
-from .generator import CheckpointMismatchError, load_state_dict_strict
+from ..persistence.strict import StateMismatchError
+from .generator import load_state_dict_strict
 
 #: (original sub-module of a head, ours)
 _HEAD_MODULES = (
@@ -87,7 +88,7 @@ def discriminator_from_official(
     ``diffaug``: True = the paper's policy, or a policy string. ``dino.*`` keys (prefix ``dino.`` / ``dino.model.``
     stripped) become the feature network's weights; without them the feature network is ``feature_network``
     (a built one, or a config) or built from ``config`` (plus ``overrides``, DiscriminatorConfig fields). Unknown or missing keys raise
-    :class:`CheckpointMismatchError` listing them.
+    :class:`StateMismatchError` listing them.
     """
     policy = diffaug if isinstance(diffaug, str) else (DEFAULT_DIFFAUG if diffaug else "")
     if feature_network is None and config is None and any(k.startswith("dino.") for k in state_dict):
@@ -108,7 +109,7 @@ def discriminator_from_official(
     unknown += [official_head_key(k) for k in heads if k not in own]
     missing = [official_head_key(k) for k in own if k not in heads]
     if unknown or missing:
-        raise CheckpointMismatchError("official discriminator state dict", unexpected=sorted(unknown), missing=sorted(missing))
+        raise StateMismatchError("official discriminator state dict", unexpected=sorted(unknown), missing=sorted(missing))
     prefix = len("heads.")
     load_state_dict_strict(D.heads, {k[prefix:]: v for k, v in heads.items()}, what="official discriminator heads")
     if dino:

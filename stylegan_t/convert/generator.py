@@ -11,17 +11,13 @@ from ..models.generator import Generator
 from ..models.synthesis import RESAMPLE_TAPS
 from ..models.text_encoder import TextEncoder
 from ..nn.upfirdn import setup_filter
-from ..persistence.strict import StateMismatchError, load_state_strict
+from ..persistence.strict import load_state_strict
 
 #: (original prefix or infix, ours), applied in order.
 _RENAMES = (
     ("mapping.clip.model.", "mapping.text_encoder.model."),
     (".convs1.", ".convs."),
 )
-
-
-#: an original state dict that does not fit: the persistence layer's error, under the converter's name
-CheckpointMismatchError = StateMismatchError
 
 
 def rename_official_generator_key(key: str) -> str:

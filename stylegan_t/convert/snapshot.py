@@ -15,8 +15,9 @@ from typing import Any
 from ..errors import CheckpointError
 from ..models.discriminator import DEFAULT_DIFFAUG, DiscriminatorConfig, FeatureNetworkConfig, ProjectedDiscriminator
 from ..models.generator import Generator
+from ..persistence.strict import StateMismatchError
 from .discriminator import discriminator_from_official
-from .generator import CheckpointMismatchError, generator_from_official
+from .generator import generator_from_official
 from .safe_pickle import Record, children, is_module_record, safe_load, state_dict, submodule
 from .text_arch import infer_text_config, match_open_clip_architecture
 
@@ -134,7 +135,7 @@ def generator_from_snapshot(snapshot: OfficialSnapshot, which: str = "G_ema", *,
     spec = text_architecture(record, text_arch)
     try:
         generator = generator_from_official(state_dict(record), text_encoder=spec, **settings)
-    except (CheckpointMismatchError, ValueError, RuntimeError) as err:  # open_clip: RuntimeError for unknown names
+    except (StateMismatchError, ValueError, RuntimeError) as err:  # open_clip: RuntimeError for unknown names
         raise CheckpointError(f"'{snapshot.path}' {which} (text architecture {spec}): {err}") from err
     return generator.eval()
 
@@ -175,7 +176,7 @@ def discriminator_from_snapshot(snapshot: OfficialSnapshot) -> ProjectedDiscrimi
         return discriminator_from_official(
             state_dict(snapshot.D), c_dim=settings["c_dim"], diffaug=config.diffaug, p_crop=config.p_crop, config=config,
         )
-    except (CheckpointMismatchError, ValueError) as err:
+    except (StateMismatchError, ValueError) as err:
         raise CheckpointError(f"'{snapshot.path}' D: {err}") from err
 
 

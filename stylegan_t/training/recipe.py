@@ -293,4 +293,5 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
 
 
 def recipe_to_yaml(recipe: Recipe) -> str:
+    """The resolved recipe as YAML (``stylegan-t config`` prints it; ``fit`` writes it as ``run.dir/recipe.yaml``)."""
     return OmegaConf.to_yaml(OmegaConf.structured(recipe))
