@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Lightning is imported once here, so that its log handler binds to the session's stderr and not to one test's
+# captured stream, which is closed after that test (later log lines would print "--- Logging error ---").
+import lightning  # noqa: F401
 import pytest
 import torch
 

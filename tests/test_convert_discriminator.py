@@ -4,8 +4,8 @@ import torch
 
 from stylegan_t.augment import DiffAugment
 from stylegan_t.convert.discriminator import discriminator_from_official, discriminator_to_official
-from stylegan_t.persistence import StateMismatchError
 from stylegan_t.models.discriminator import DiscriminatorConfig, ProjectedDiscriminator, feature_network_preset
+from stylegan_t.persistence import StateMismatchError
 
 #: many tiny ops: one intra-op thread per module (conftest.single_thread)
 pytestmark = pytest.mark.usefixtures("single_thread")

@@ -7,11 +7,11 @@ whether local shard files exist is checked before training (:mod:`stylegan_t.tra
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from ..errors import RecipeError
-from ..utils.validation import non_negative, positive, require
+from ..utils.validation import known_fields, non_negative, positive, require
 
 #: image members looked for in a sample, first match wins
 DEFAULT_IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")
@@ -102,11 +102,7 @@ class DataConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DataConfig":
         """A DataConfig from a plain dict (unknown keys fail with the valid ones listed)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise RecipeError(f"data: unknown key(s) {unknown}; valid keys: {sorted(known)}")
-        return cls(**data)
+        return cls(**known_fields(cls, data, "data"))
 
     def all_sources(self) -> list[SourceConfig]:
         """``sources``, or ``urls`` as a single source of weight 1."""

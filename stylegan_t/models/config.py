@@ -10,8 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..errors import RecipeError
-from ..utils.validation import in_range, non_negative, positive, power_of_two, require
+from ..utils.validation import in_range, known_fields, non_negative, positive, power_of_two, require
 
 #: Named synthesis settings. ``tiny`` is for tests and CPU demos, not from the paper.
 GENERATOR_PRESETS: dict[str, dict[str, Any]] = {
@@ -21,15 +20,6 @@ GENERATOR_PRESETS: dict[str, dict[str, Any]] = {
 }
 #: generator output sizes the synthesis network builds (blocks start at 8x8; the paper goes to 512)
 MIN_RESOLUTION, MAX_RESOLUTION = 8, 1024
-
-
-def _strict_kwargs(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
-    """``data`` if every key is a field of ``cls``, else RecipeError listing the valid keys."""
-    valid = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - valid)
-    if unknown:
-        raise RecipeError(f"{where}: unknown keys {unknown}; valid keys: {sorted(valid)}")
-    return dict(data)
 
 
 @dataclass
@@ -79,7 +69,7 @@ class GeneratorConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.text_encoder, dict):
-            self.text_encoder = TextEncoderConfig(**_strict_kwargs(TextEncoderConfig, self.text_encoder, "model.generator.text_encoder"))
+            self.text_encoder = TextEncoderConfig(**known_fields(TextEncoderConfig, self.text_encoder, "model.generator.text_encoder"))
         self.validate()
 
     def validate(self, where: str = "model.generator") -> None:
@@ -117,4 +107,4 @@ class GeneratorConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GeneratorConfig":
         """Strict: unknown keys raise :class:`RecipeError` with the list of valid ones."""
-        return cls(**_strict_kwargs(cls, data, "model.generator"))
+        return cls(**known_fields(cls, data, "model.generator"))

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from ..errors import UserError
 from ..latents import MAX_SEED, parse_seeds
+from ..utils.validation import unknown_fields
 
 NOISE_MODES = ("const", "random", "none")  # the synthesis noise modes (arXiv 2301.09515 builds on StyleGAN2's)
 MAX_PROMPT_CHARS = 1000
@@ -167,10 +168,9 @@ def _seeds(value: Any) -> tuple[int, ...]:
 
 
 def _check_known(data: dict, cls: type) -> None:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
+    unknown, known = unknown_fields(cls, data)
     if unknown:
-        raise RequestError(f"unknown parameter(s) {', '.join(map(repr, unknown))}; expected some of {sorted(known)}",
+        raise RequestError(f"unknown parameter(s) {', '.join(map(repr, unknown))}; expected some of {known}",
                            status=400, field=unknown[0])
 
 

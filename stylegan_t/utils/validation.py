@@ -2,8 +2,9 @@
 one-line :class:`~stylegan_t.errors.RecipeError` naming the dotted recipe key, using these small checks."""
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import RecipeError
@@ -41,3 +42,16 @@ def one_of(value: Any, key: str, valid: Iterable[Any]) -> None:
 def power_of_two(value: Any, key: str, low: int, high: int) -> None:
     ok = isinstance(value, int) and low <= value <= high and value & (value - 1) == 0
     require(ok, key, f"must be a power of two in [{low}, {high}], got {value!r}")
+
+
+def unknown_fields(cls: type, data: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(keys of ``data`` that are not fields of dataclass ``cls``, the valid field names), both sorted."""
+    valid = sorted(f.name for f in dataclasses.fields(cls))
+    return sorted(set(data) - set(valid)), valid
+
+
+def known_fields(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``data`` as a dict when every key is a field of ``cls``; else ``RecipeError`` naming the unknown and valid keys."""
+    unknown, valid = unknown_fields(cls, data)
+    require(not unknown, where, f"has unknown keys {unknown}; valid keys: {valid}")
+    return dict(data)

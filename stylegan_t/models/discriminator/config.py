@@ -5,11 +5,10 @@ Each dataclass checks itself in ``validate()`` (called by ``__post_init__``), na
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ...errors import RecipeError
-from ...utils.validation import in_range, one_of, positive, require
+from ...utils.validation import in_range, known_fields, one_of, positive, require
 
 #: DiffAugment policy of the projected discriminator (paper Sec. 3.2, as in Projected GANs)
 DEFAULT_DIFFAUG = "color,translation,cutout"
@@ -73,7 +72,7 @@ class DiscriminatorConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.feature_network, dict):
-            known = _known(FeatureNetworkConfig, self.feature_network, "model.discriminator.feature_network")
+            known = known_fields(FeatureNetworkConfig, self.feature_network, "model.discriminator.feature_network")
             self.feature_network = FeatureNetworkConfig(**known)
         self.validate()
 
@@ -91,15 +90,7 @@ class DiscriminatorConfig:
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "DiscriminatorConfig":
         """From a plain dict (e.g. a checkpoint's stored config); unknown keys raise :class:`RecipeError`."""
-        return cls(**copy.deepcopy(_known(cls, dict(data), "model.discriminator")))
-
-
-def _known(cls: type, data: Dict[str, Any], where: str) -> Dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise RecipeError(f"{where}: unknown keys {unknown}; valid keys: {sorted(names)}")
-    return dict(data)
+        return cls(**copy.deepcopy(known_fields(cls, dict(data), "model.discriminator")))
 
 
 #: named feature networks: ``dino-vits16`` is the paper's (weights by tag); the others are CPU-sized random stand-ins
