@@ -15,27 +15,28 @@ from stylegan_t.training.step_math import (
 
 
 def test_adversarial_term_is_divided_by_the_micro_batch_size():
-    assert micro_batch_objective(torch.tensor(6.0), 3).item() == pytest.approx(2.0)
-    assert micro_batch_objective(torch.tensor(6.0), 4).item() == pytest.approx(1.5)
+    assert micro_batch_objective(torch.tensor(6.0), micro_batch_size=3).item() == pytest.approx(2.0)
+    assert micro_batch_objective(torch.tensor(6.0), micro_batch_size=4).item() == pytest.approx(1.5)
 
 
 def test_clip_term_is_weighted_but_not_divided():
     # 12 / 4 + 0.5 * 5: the CLIP term keeps its weight whatever the micro-batch size.
-    out = micro_batch_objective(torch.tensor(12.0), 4, torch.tensor(5.0), 0.5)
+    out = micro_batch_objective(torch.tensor(12.0), micro_batch_size=4, clip=torch.tensor(5.0), clip_weight=0.5)
     assert out.item() == pytest.approx(3.0 + 2.5)
-    assert micro_batch_objective(torch.tensor(12.0), 4, torch.tensor(5.0), 0.0).item() == pytest.approx(3.0)
+    unweighted = micro_batch_objective(torch.tensor(12.0), micro_batch_size=4, clip=torch.tensor(5.0), clip_weight=0.0)
+    assert unweighted.item() == pytest.approx(3.0)
 
 
 def test_loss_scaling_reaches_the_gradients():
     w = torch.tensor(2.0, requires_grad=True)
-    micro_batch_objective(w * 8.0, 4, w * 3.0, 0.2).backward()  # d/dw = 8 / 4 + 0.2 * 3
+    micro_batch_objective(w * 8.0, micro_batch_size=4, clip=w * 3.0, clip_weight=0.2).backward()  # d/dw = 8 / 4 + 0.2 * 3
     assert w.grad.item() == pytest.approx(2.6)
 
 
 def test_gradients_are_multiplied_by_the_micro_batch_count():
     p = torch.nn.Parameter(torch.zeros(3))
     p.grad = torch.tensor([1.0, -2.0, 0.5])
-    finish_gradients([p], 4)
+    finish_gradients([p], num_micro_batches=4)
     assert p.grad.tolist() == [4.0, -8.0, 2.0]
 
 
@@ -43,7 +44,7 @@ def test_non_finite_gradients_become_zero_or_plus_minus_1e5():
     p = torch.nn.Parameter(torch.zeros(4))
     p.grad = torch.tensor([math.nan, math.inf, -math.inf, 3.0])
     q = torch.nn.Parameter(torch.zeros(1))  # no gradient: left alone
-    finish_gradients([p, q], 2)
+    finish_gradients([p, q], num_micro_batches=2)
     assert p.grad.tolist() == [0.0, 1e5, -1e5, 6.0]
     assert q.grad is None
 
@@ -75,10 +76,11 @@ def test_ema_beta_is_the_one_in_training_ema():
 
 
 def test_step_seed_depends_on_seed_progress_and_rank():
-    base = step_seed(0, 64, 0)
-    assert step_seed(0, 64, 0) == base
-    assert len({base, step_seed(1, 64, 0), step_seed(0, 128, 0), step_seed(0, 64, 1)}) == 4
-    assert 0 <= step_seed(2**62, 10**12, 7) < 2**63
+    base = step_seed(0, images_seen=64, rank=0)
+    assert step_seed(0, images_seen=64, rank=0) == base
+    others = {step_seed(1, images_seen=64, rank=0), step_seed(0, images_seen=128, rank=0), step_seed(0, images_seen=64, rank=1)}
+    assert len({base, *others}) == 4
+    assert 0 <= step_seed(2**62, images_seen=10**12, rank=7) < 2**63
 
 
 def test_training_step_uses_these_functions(tmp_path, monkeypatch):
@@ -114,9 +116,9 @@ def test_training_step_uses_these_functions(tmp_path, monkeypatch):
                                       "run.total_kimg=0.004"])
     fit(recipe)
     assert unchanged == [True]  # randomness came from the module's own generator, the global RNG untouched
-    assert len(calls["step_seed"]) == 1 and calls["step_seed"][0][0][1:] == (0, 0)  # (seed, images seen 0, rank 0)
+    assert len(calls["step_seed"]) == 1 and calls["step_seed"][0][1] == {"images_seen": 0, "rank": 0}
     assert len(calls["micro_batch_objective"]) == 4  # 2 micro-batches, D and G
-    assert [c[0][1] for c in calls["micro_batch_objective"]] == [2, 2, 2, 2]
-    assert [c[0][1] for c in calls["finish_gradients"]] == [2, 2]  # 2 micro-batches, D then G
+    assert [c[1]["micro_batch_size"] for c in calls["micro_batch_objective"]] == [2, 2, 2, 2]
+    assert [c[1]["num_micro_batches"] for c in calls["finish_gradients"]] == [2, 2]  # 2 micro-batches, D then G
     assert calls["default_ema_kimg"] == [((4,), {})]
     assert calls["ema_beta"][0][1]["batch_size"] == 4 and calls["ema_beta"][0][1]["ema_kimg"] == pytest.approx(4 * 10 / 32)

@@ -216,7 +216,7 @@ class StyleGANT(FrozenByReference, L.LightningModule):
         with torch.no_grad():  # text conditions, encoded once for both steps (G's step does not change them)
             conditions = [self.generator.mapping.encode_text(caps) for _, caps in chunks]
         # seeded from (seed, images seen, rank): a resumed run draws the same latents and augmentations
-        step = step_seed(self.recipe.run.seed, self.images_seen, self.global_rank)
+        step = step_seed(self.recipe.run.seed, images_seen=self.images_seen, rank=self.global_rank)
         with self._step_randomness(self.device, step) as rng:
             d_loss = self._discriminator_step(chunks, conditions, sigma, rng)
             g_loss, clip_loss = self._generator_step(chunks, conditions, sigma, rng)
@@ -241,9 +241,9 @@ class StyleGANT(FrozenByReference, L.LightningModule):
                 with torch.no_grad():
                     fake = self.generator(self._latents(len(caps), rng), c)
                 loss = self.discriminator_loss(real, fake, c, sigma)
-                self.manual_backward(micro_batch_objective(loss, len(caps)))
+                self.manual_backward(micro_batch_objective(loss, micro_batch_size=len(caps)))
                 total += loss.detach()
-        finish_gradients(d_opt.param_groups[0]["params"], len(chunks))
+        finish_gradients(d_opt.param_groups[0]["params"], num_micro_batches=len(chunks))
         d_opt.step()
         d_opt.zero_grad(set_to_none=True)
         return total
@@ -261,10 +261,11 @@ class StyleGANT(FrozenByReference, L.LightningModule):
                 c = self.generator.mapping.encode_text(caps) if train_text else c_d  # D sees c_d either way
                 fake = self.generator(self._latents(len(caps), rng), c)
                 adv, clip = self.generator_loss(fake, c_d, caps, sigma)
-                self.manual_backward(micro_batch_objective(adv, len(caps), clip, self.recipe.loss.clip_weight))
+                self.manual_backward(micro_batch_objective(adv, micro_batch_size=len(caps), clip=clip,
+                                                                clip_weight=self.recipe.loss.clip_weight))
                 adv_total += adv.detach()
                 clip_total += clip.detach()
-        finish_gradients(g_opt.param_groups[0]["params"], len(chunks))
+        finish_gradients(g_opt.param_groups[0]["params"], num_micro_batches=len(chunks))
         g_opt.step()
         g_opt.zero_grad(set_to_none=True)
         return adv_total, clip_total

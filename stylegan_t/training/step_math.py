@@ -20,7 +20,7 @@ EMA_RAMPUP = 0.05
 
 
 def micro_batch_objective(
-    adversarial: torch.Tensor, micro_batch_size: int, clip: torch.Tensor | None = None, clip_weight: float = 0.0
+    adversarial: torch.Tensor, *, micro_batch_size: int, clip: torch.Tensor | None = None, clip_weight: float = 0.0
 ) -> torch.Tensor:
     """The value to backpropagate for one micro-batch: ``adversarial / micro_batch_size + clip_weight * clip``.
 
@@ -34,7 +34,7 @@ def micro_batch_objective(
 
 
 @torch.no_grad()
-def finish_gradients(params: Iterable[torch.nn.Parameter], num_micro_batches: int) -> None:
+def finish_gradients(params: Iterable[torch.nn.Parameter], *, num_micro_batches: int) -> None:
     """In place: every gradient times ``num_micro_batches``, then NaN -> 0 and +-inf -> +-1e5.
 
     The gradients are summed over micro-batches (and averaged over ranks by DDP) before this.
@@ -62,7 +62,7 @@ def ema_beta(*, batch_size: int, nimg: int, ema_kimg: float, rampup: float | Non
     return 0.5 ** (batch_size / max(ema_nimg, 1e-8))
 
 
-def step_seed(seed: int, images_seen: int, rank: int) -> int:
+def step_seed(seed: int, *, images_seen: int, rank: int) -> int:
     """The seed of one training step's random draws, from (run seed, images seen, rank).
 
     A resumed run reaches the same ``images_seen`` and so draws the same latents and augmentations.
