@@ -7,7 +7,14 @@ from __future__ import annotations
 
 
 class UserError(Exception):
-    """A problem with the user's input that a one-line message explains (no traceback needed)."""
+    """A problem with the user's input that a one-line message explains (no traceback needed).
+
+    ``details``: optional lines of how-to that the command line prints after the one-line message.
+    """
+
+    def __init__(self, *args: object, details: list[str] | None = None) -> None:
+        super().__init__(*args)
+        self.details = list(details or [])
 
 
 class RecipeError(UserError, ValueError):

@@ -123,6 +123,8 @@ def _report(name: str, err: BaseException, debug: bool) -> int:
         traceback.print_exception(err)
     message, prefix = user_error_message(err) or "", f"stylegan-t {name}: "
     print(prefix + message.removeprefix(prefix), file=sys.stderr)
+    for line in getattr(err, "details", None) or []:  # how-to lines, after the one-line message
+        print(f"  {one_line(line)}", file=sys.stderr)
     return USER_ERROR
 
 

@@ -86,17 +86,31 @@ def check_pretrained_files(recipe: Recipe, module_class: type[StyleGANT] | None 
     local file or explicitly ``random``; else ONE MissingWeightsError naming each missing file, where it was
     looked for and how to get it."""
     files = module_class.pretrained_files(recipe) if module_class is not None else recipe_weight_files(recipe)
-    problems = []
+    missing: dict[str, list[str]] = {}  # message -> the recipe keys it is about (one file can serve several)
     for key, resolve in files.items():
         try:
             resolve()
         except MissingWeightsError as err:
-            problems.append(f"{key}: {' '.join(str(err).split())}")
-    if len(problems) == 1:
-        raise MissingWeightsError(problems[0])
-    if problems:
-        numbered = " ".join(f"({i}) {p}" for i, p in enumerate(problems, 1))
-        raise MissingWeightsError(f"{len(problems)} pretrained weights files are missing: {numbered}")
+            text = " ".join(str(err).split()).removeprefix(f"{key}: ")
+            missing.setdefault(text, []).append(key)
+    if not missing:
+        return
+    where = [f"{_looked_for(text)} ({', '.join(keys)})" for text, keys in missing.items()]
+    count = f"{len(missing)} pretrained weights files are" if len(missing) > 1 else "a pretrained weights file is"
+    raise MissingWeightsError(
+        f"{count} missing: {'; '.join(where)}; how to get each: below and docs/weights.md",
+        details=[f"({i}) {', '.join(keys)}: {text}" for i, (text, keys) in enumerate(missing.items(), 1)],
+    )
+
+
+def _looked_for(message: str) -> str:
+    """The file a missing-weights message names (``looked for PATH``), else what it says is wrong."""
+    import re
+
+    match = re.search(r"looked for '?(\S+)", message)
+    if match:
+        return match.group(1).rstrip(".,;'")
+    return message.split(":", 1)[0][:100]
 
 
 def _local_shards_missing(urls: Any) -> tuple[list[str], int]:
