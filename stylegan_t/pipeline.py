@@ -74,12 +74,15 @@ class StyleGANTPipeline:
         text_encoder: str | None = None,
         ema: bool = True,
     ) -> "StyleGANTPipeline":
-        """From a pretrained folder, an export or a training checkpoint (``ema=False``: its live generator).
+        """From a pretrained folder, an export, a training checkpoint (``ema=False``: its live generator) or the
+        name of a model shipped with stylegan_t (``"emoji"``; a path that exists is read first).
 
         ``text_encoder`` replaces the stored open_clip model (e.g. a moved ``local-dir:`` folder); anything
         unreadable raises :class:`stylegan_t.persistence.CheckpointLoadError` naming what was expected.
         """
-        generator, info = read_generator_and_info(path, text_encoder=text_encoder, ema=ema)
+        from .weights import resolve_model
+
+        generator, info = read_generator_and_info(resolve_model(path), text_encoder=text_encoder, ema=ema)
         return cls(generator, device=device, info=info)
 
     # The names of earlier releases: the same reader.
@@ -303,7 +306,8 @@ def _as_prompt_list(prompts: str | Sequence[str]) -> list[str]:
 def load(
     path: str | os.PathLike, device: str | torch.device | None = None, *, text_encoder: str | None = None
 ) -> StyleGANTPipeline:
-    """Load a pretrained folder, an export (``.safetensors``) or a training checkpoint (``.ckpt``) as a pipeline.
+    """Load a pretrained folder, an export (``.safetensors``), a training checkpoint (``.ckpt``) or a model shipped
+    with stylegan_t by name (``load("emoji")``, see :mod:`stylegan_t.weights`) as a pipeline.
 
     The kind is detected from the file's content. ``device`` defaults to CUDA when available.
     ``text_encoder`` overrides the stored open_clip spec (e.g. a ``local-dir:`` folder that moved).

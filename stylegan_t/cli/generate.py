@@ -57,7 +57,10 @@ def _plural(n: int, word: str) -> str:
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared with ``stylegan-t interpolate``."""
-    parser.add_argument("path", help="training checkpoint (.ckpt) or export (.safetensors)")
+    parser.add_argument("path", nargs="?", default=None,
+                        help="training checkpoint (.ckpt), export (.safetensors) or pretrained folder")
+    parser.add_argument("--model", default=None, metavar="NAME",
+                        help="a model shipped with stylegan_t instead of PATH: emoji (Noto Color Emoji, 32x32)")
     parser.add_argument("--truncation", type=finite_float, default=1.0, metavar="PSI",
                         help="truncation psi on the z-part (default 1.0 = none)")
     parser.add_argument("--noise-mode", default="const", choices=("const", "random", "none"), help="synthesis noise (default const)")
@@ -81,6 +84,12 @@ def check_common_arguments(args: argparse.Namespace) -> None:
     """Options shared with ``interpolate``, checked before the model is loaded."""
     from ..errors import UserError
 
+    if (args.path is None) == (args.model is None):
+        raise UserError("give either a model file (PATH) or --model NAME, e.g. --model emoji")
+    if args.model is not None:
+        from ..weights import shipped_model
+
+        shipped_model(args.model)  # an unknown name fails here, in one line
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     check_device(args.device)
@@ -89,8 +98,10 @@ def check_common_arguments(args: argparse.Namespace) -> None:
 def load_pipeline(args: argparse.Namespace, command: str):
     """The pipeline for ``args.path`` (a missing, foreign or damaged file raises ``CheckpointError``: one line)."""
     from ..pipeline import load
+    from ..weights import shipped_model
 
-    return load(args.path, device=args.device, text_encoder=args.text_encoder)
+    path = shipped_model(args.model) if args.model is not None else args.path
+    return load(path, device=args.device, text_encoder=args.text_encoder)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.grid:
         check_writable_file(args.grid, option="--grid")
     pipe = load_pipeline(args, "generate")
-    print(f"loaded {args.path}: {pipe}")
+    print(f"loaded {args.path or args.model}: {pipe}")
     images = pipe(
         prompts, seeds=args.seeds, truncation_psi=args.truncation, noise_mode=args.noise_mode,
         batch_size=args.batch_size, progress=True,
