@@ -74,7 +74,8 @@ class EmojiJudge(nn.Module):
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / "judge.safetensors"))
+        state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(folder / "judge.safetensors"))  # float16: half the size; read back into float32
         (folder / "judge.json").write_text(json.dumps(asdict(self.config), ensure_ascii=False))
         return folder
 

@@ -41,14 +41,21 @@ def run_emoji(*, out_dir: str | Path = "runs/emoji", overrides: list[str] | None
 
 def ship(checkpoint: str | Path, folder: str | Path, *, dtype: torch.dtype = torch.float16) -> Path:
     """Write the checkpoint's EMA generator to ``folder`` with its text tower stored by value (see module doc)."""
-    from ..persistence import read_generator_and_info, write_pretrained
+    from ..persistence import read_generator_and_info
 
     G, info = read_generator_and_info(checkpoint)
+    source = {"kind": "emoji-cpu", "recipe": "emoji-cpu", "images_seen": info.get("images_seen"),
+              "data": "Noto Color Emoji renders (SIL OFL 1.1) captioned with Unicode CLDR names"}
+    return ship_generator(G, folder, dtype=dtype, source=source)
+
+
+def ship_generator(G, folder: str | Path, *, dtype: torch.dtype = torch.float16, source: dict | None = None) -> Path:
+    """:func:`ship` for a generator in memory (its text tower retagged as ``stylegan-t-tiny``, stored by value)."""
+    from ..persistence import write_pretrained
+
     te = G.config.text_encoder
     G.config = dataclasses.replace(G.config, text_encoder=dataclasses.replace(te, model=TOWER_ARCH, pretrained=None))
     G.text_encoder.by_reference = False  # the trained tower's tensors go into the file
-    source = {"kind": "emoji-cpu", "recipe": "emoji-cpu", "images_seen": info.get("images_seen"),
-              "data": "Noto Color Emoji renders (SIL OFL 1.1) captioned with Unicode CLDR names"}
     return write_pretrained(folder, G, dtype=dtype, source=source)
 
 
