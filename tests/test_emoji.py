@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,8 +84,9 @@ def test_builder_writes_shards_of_training_names_only(tmp_path):
             meta = json.loads(members[key + ".json"])
             caption = members[key + ".txt"].decode()
             assert caption in E.captions(meta["name"]) and meta["name"] in train
-            from PIL import Image
             import io
+
+            from PIL import Image
 
             assert Image.open(io.BytesIO(members[key + ".png"])).size == (32, 32)
             seen.append(meta["name"])
