@@ -1,6 +1,6 @@
 """Score an emoji generator with the independent judge (:mod:`stylegan_t.demo.emoji_judge`).
 
-    python -m stylegan_t.demo.emoji_eval MODEL [--judge DIR] [--limit N] [--inception FILE] [--json OUT]
+    python -m stylegan_t.demo.emoji_eval MODEL [--judge DIR] [--limit N] [--truncation PSI] [--inception FILE] [--json OUT]
 
 ``MODEL`` is anything :func:`stylegan_t.load` reads (``emoji`` for the shipped one). One image per name, the
 prompt "a <name>" and seed 10000 + the name's index; for the training names and for the held-out names:
@@ -39,7 +39,7 @@ def frechet(a: torch.Tensor, b: torch.Tensor) -> float:
     a, b = a.double().numpy(), b.double().numpy()
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = linalg.sqrtm(s1 @ s2)
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean.real))
 
 
@@ -80,7 +80,7 @@ def score_images(judge: EmojiJudge, images: torch.Tensor, targets: list[Emoji], 
 
 
 def evaluate(pipe, judge: EmojiJudge, *, limit: int | None = None, inception: str | None = None,
-             emojis: list[Emoji] | None = None, batch_size: int = 64) -> dict:
+             emojis: list[Emoji] | None = None, batch_size: int = 64, truncation_psi: float = 1.0) -> dict:
     """The full report (see the module docstring); ``limit`` scores an evenly spaced subset of each name set."""
     emojis = emojis or catalogue()
     train, heldout = split(emojis)
@@ -88,7 +88,7 @@ def evaluate(pipe, judge: EmojiJudge, *, limit: int | None = None, inception: st
     resolution = pipe.generator.img_resolution
     embed_train = read(judge, renders(gallery_train))["embedding"]
     embed_all = torch.cat([embed_train, read(judge, renders(heldout))["embedding"]])
-    report: dict = {"judge": "stylegan_t.demo.emoji_judge", "resolution": resolution,
+    report: dict = {"judge": "stylegan_t.demo.emoji_judge", "resolution": resolution, "truncation_psi": truncation_psi,
                     "fid_features": "Inception" if inception else "judge embeddings"}
     for part, names, gallery, embeddings in (("train", train, gallery_train, embed_train),
                                              ("heldout", heldout, gallery_all, embed_all)):
@@ -97,8 +97,9 @@ def evaluate(pipe, judge: EmojiJudge, *, limit: int | None = None, inception: st
         seeds = [SEED_BASE + emojis.index(e) for e in names]
         prompts = [prompt(e) for e in names]
         swap = shuffled(len(names))
-        made = pipe(prompts, seeds, pairing="zip", output_type="tensor", batch_size=batch_size)
-        control = pipe([prompts[j] for j in swap], seeds, pairing="zip", output_type="tensor", batch_size=batch_size)
+        options = dict(pairing="zip", output_type="tensor", batch_size=batch_size, truncation_psi=truncation_psi)
+        made = pipe(prompts, seeds, **options)
+        control = pipe([prompts[j] for j in swap], seeds, **options)
         real = renders(names, resolution)
         subgroups = {e.subgroup for e in names}
         report[part] = {
@@ -114,7 +115,8 @@ def evaluate(pipe, judge: EmojiJudge, *, limit: int | None = None, inception: st
 
 def format_report(report: dict) -> str:
     fid = "fid_inception" if report["fid_features"] == "Inception" else "fid_judge"
-    lines = [f"Judge: {report['judge']} (images read at 32x32; FID on {report['fid_features']})"]
+    lines = [f"Judge: {report['judge']} (images read at 32x32; FID on {report['fid_features']}); "
+             f"truncation psi {report['truncation_psi']}"]
     for part, title in (("train", "training names"), ("heldout", "held-out names (never trained on)")):
         r = report[part]
         lines += ["", f"{title}: {r['names']} prompts, retrieval among {r['gallery']} renders",
@@ -124,7 +126,7 @@ def format_report(report: dict) -> str:
             s = r[row]
             cells = "".join(f"{100 * s[k]:>7.1f}%" if k != "subgroup" else f"{100 * s[k]:>9.1f}%"
                             for k in ("group", "subgroup", "top1", "top5"))
-            lines.append(f"  {label:<22}{cells}{s[fid]:>8.2f}" if fid in s else f"  {label:<22}{cells}{'':>8}")
+            lines.append(f"  {label:<22}{cells}{s[fid]:>8.3f}" if fid in s else f"  {label:<22}{cells}{'':>8}")
     return "\n".join(lines)
 
 
@@ -135,12 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="score N names of each set (default: all)")
     parser.add_argument("--inception", default=None, metavar="FILE", help="FID with this local Inception weights file")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON")
+    parser.add_argument("--truncation", type=float, default=1.0, metavar="PSI", help="truncation psi (default 1: none)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     from ..pipeline import load
 
     pipe = load(args.model, device=args.device)
-    report = evaluate(pipe, EmojiJudge.load(args.judge), limit=args.limit, inception=args.inception)
+    report = evaluate(pipe, EmojiJudge.load(args.judge), limit=args.limit, inception=args.inception,
+                      truncation_psi=args.truncation)
     report["model"] = args.model
     print(format_report(report))
     if args.json:
