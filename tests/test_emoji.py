@@ -140,6 +140,13 @@ def test_generate_cli_with_the_shipped_model(tmp_path, capsys):
     assert len(err) == 1 and "no shipped model named 'nope'" in err[0]
 
 
+def test_interpolate_cli_with_the_shipped_model(tmp_path):
+    out = tmp_path / "frames"
+    assert main(["interpolate", "--model", "emoji", "--prompt", "a red apple", "--prompt-b", "a green apple",
+                 "--seeds", "0", "--steps", "3", "--out", f"{out}/", "--device", "cpu"]) == 0
+    assert len(list(out.glob("*.png"))) == 3
+
+
 def test_serve_loads_the_shipped_model_by_name():
     from stylegan_t.serve import PlaygroundEngine, load_pipeline
 
