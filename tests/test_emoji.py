@@ -134,6 +134,7 @@ def test_shipped_weights_generate_deterministically(pipe):
 def test_generate_cli_with_the_shipped_model(tmp_path, capsys):
     assert main(["generate", "--model", "emoji", "--prompt", "a red apple", "--seeds", "0-1", "--outdir",
                  str(tmp_path), "--device", "cpu"]) == 0
+    capsys.readouterr()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["00-a_red_apple-seed0000.png", "00-a_red_apple-seed0001.png"]
     assert main(["generate", "--model", "nope", "--prompt", "x", "--outdir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -178,7 +179,8 @@ def test_caption_shuffled_control_scores_near_chance(report):
         r = report[part]
         assert r["shuffled"]["group"] <= r["chance"]["group"] + 0.12
         assert r["shuffled"]["top5"] <= r["chance"]["top5"] + 0.04
-    assert report["train"]["generated"]["top5"] > report["train"]["shuffled"]["top5"] + 0.1
+    train = report["train"]
+    assert train["generated"]["group"] > train["shuffled"]["group"] + 0.1  # the prompt, not the seed, decides
 
 
 @needs_font

@@ -71,7 +71,8 @@ def score_images(judge: EmojiJudge, images: torch.Tensor, targets: list[Emoji], 
     sims = reading["embedding"] @ gallery_embeddings.T
     rank = (sims > sims.gather(1, own[:, None])).sum(1)  # 0 = own render is the nearest
     out = {"group": balanced_accuracy(reading["group"], groups), "subgroup": balanced_accuracy(reading["subgroup"], subs),
-           "top1": float((rank < 1).float().mean()), "top5": float((rank < 5).float().mean())}
+           "top1": float((rank < 1).float().mean()), "top5": float((rank < 5).float().mean()),
+           "per_group": {GROUPS[int(g)]: float((reading["group"][groups == g] == g).float().mean()) for g in groups.unique()}}
     if real is not None:
         out["fid_judge"] = frechet(reading["embedding"], read(judge, real)["embedding"])
         if inception:
