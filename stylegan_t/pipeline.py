@@ -79,12 +79,15 @@ class StyleGANTPipeline:
         ema: bool = True,
         precision: str = "fp32",
     ) -> "StyleGANTPipeline":
-        """From a pretrained folder, an export or a training checkpoint (``ema=False``: its live generator).
+        """From a pretrained folder, an export, a training checkpoint (``ema=False``: its live generator) or the
+        name of a model shipped with stylegan_t (``"emoji"``; a path that exists is read first).
 
         ``text_encoder`` replaces the stored open_clip model (e.g. a moved ``local-dir:`` folder); anything
         unreadable raises :class:`stylegan_t.persistence.CheckpointLoadError` naming what was expected.
         """
-        generator, info = read_generator_and_info(path, text_encoder=text_encoder, ema=ema)
+        from .weights import resolve_model
+
+        generator, info = read_generator_and_info(resolve_model(path), text_encoder=text_encoder, ema=ema)
         return cls(generator, device=device, info=info, precision=precision)
 
     def save_pretrained(self, folder: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
@@ -325,7 +328,8 @@ def load(
     path: str | os.PathLike, device: str | torch.device | None = None, *, text_encoder: str | None = None,
     precision: str = "fp32",
 ) -> StyleGANTPipeline:
-    """Load a pretrained folder, an export (``.safetensors``) or a training checkpoint (``.ckpt``) as a pipeline.
+    """Load a pretrained folder, an export (``.safetensors``), a training checkpoint (``.ckpt``) or a model shipped
+    with stylegan_t by name (``load("emoji")``, see :mod:`stylegan_t.weights`) as a pipeline.
 
     The kind is detected from the file's content. ``device`` defaults to CUDA when available.
     ``text_encoder`` overrides the stored open_clip spec (e.g. a ``local-dir:`` folder that moved).

@@ -33,7 +33,10 @@ def _plural(n: int, word: str) -> str:
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared with ``stylegan-t interpolate``."""
-    parser.add_argument("path", help="training checkpoint (.ckpt) or export (.safetensors)")
+    parser.add_argument("path", nargs="?", default=None,
+                        help="training checkpoint (.ckpt), export (.safetensors) or pretrained folder")
+    parser.add_argument("--model", default=None, metavar="NAME",
+                        help="a model shipped with stylegan_t instead of PATH: emoji (Noto Color Emoji, 32x32)")
     parser.add_argument("--truncation", type=finite_float, default=1.0, metavar="PSI",
                         help="truncation psi on the z-part (default 1.0 = none)")
     parser.add_argument("--noise-mode", default="const", choices=("const", "random", "none"), help="synthesis noise (default const)")
@@ -52,12 +55,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=seeds_arg, default=[0], help="seeds, e.g. 0-7,10,12 (default 0)")
     parser.add_argument("--outdir", required=True, help="folder for the PNG files")
     parser.add_argument("--grid", default=None, metavar="FILE", help="also write a grid image (rows: prompts, columns: seeds)")
+    parser.add_argument("--grid-scale", type=int, default=1, metavar="N",
+                        help="enlarge the grid N times, pixels kept sharp (default 1; e.g. 4 for 32x32 models)")
 
 
 def check_common_arguments(args: argparse.Namespace) -> None:
     """Options shared with ``interpolate``, checked before the model is loaded."""
     from ..errors import UserError
 
+    if (args.path is None) == (args.model is None):
+        raise UserError("give either a model file (PATH) or --model NAME, e.g. --model emoji")
+    if args.model is not None:
+        from ..weights import shipped_model
+
+        shipped_model(args.model)  # an unknown name fails here, in one line
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     check_device(args.device)
@@ -66,8 +77,10 @@ def check_common_arguments(args: argparse.Namespace) -> None:
 def load_pipeline(args: argparse.Namespace, command: str):
     """The pipeline for ``args.path`` (a missing, foreign or damaged file raises ``CheckpointError``: one line)."""
     from ..pipeline import load
+    from ..weights import shipped_model
 
-    pipe = load(args.path, device=args.device, text_encoder=args.text_encoder, precision=args.precision)
+    path = shipped_model(args.model) if args.model is not None else args.path
+    pipe = load(path, device=args.device, text_encoder=args.text_encoder, precision=args.precision)
     print(pipe.resolve_precision(args.batch_size).describe())
     return pipe
 
@@ -84,8 +97,12 @@ def run(args: argparse.Namespace) -> int:
     outdir = check_writable_dir(args.outdir, option="--outdir")  # before anything is generated
     if args.grid:
         check_writable_file(args.grid, option="--grid")
+    if not 1 <= args.grid_scale <= 32:
+        from ..errors import UserError
+
+        raise UserError(f"--grid-scale must be between 1 and 32, got {args.grid_scale}")
     pipe = load_pipeline(args, "generate")
-    print(f"loaded {args.path}: {pipe}")
+    print(f"loaded {args.path or args.model}: {pipe}")
     images = pipe(
         prompts, seeds=args.seeds, truncation_psi=args.truncation, noise_mode=args.noise_mode,
         batch_size=args.batch_size, progress=True,
@@ -102,6 +119,10 @@ def run(args: argparse.Namespace) -> int:
         grid_path = Path(args.grid)
         grid_path.parent.mkdir(parents=True, exist_ok=True)
         grid = image_grid(images, cols=len(args.seeds))
+        if args.grid_scale > 1:
+            from PIL import Image
+
+            grid = grid.resize((grid.size[0] * args.grid_scale, grid.size[1] * args.grid_scale), Image.Resampling.NEAREST)
         grid.save(grid_path)
         print(f"wrote grid {grid_path} ({len(prompts)} rows x {len(args.seeds)} columns, {grid.size[0]}x{grid.size[1]})")
     return 0

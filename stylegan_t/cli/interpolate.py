@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         check_writable_file(args.out, option="--out")
 
     pipe = load_pipeline(args, "interpolate")
-    print(f"loaded {args.path}: {pipe}")
+    print(f"loaded {args.path or args.model}: {pipe}")
     common = dict(truncation_psi=args.truncation, noise_mode=args.noise_mode, batch_size=args.batch_size, progress=True)
     if args.prompt_b is not None:
         print(f"prompt interpolation at seed {seeds[0]}: {args.prompt!r} -> {args.prompt_b!r}, {args.steps} frames")

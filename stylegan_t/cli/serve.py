@@ -1,4 +1,4 @@
-"""``stylegan-t serve PATH [--host 127.0.0.1] [--port 7860] [--device cpu|cuda]``: the browser playground.
+"""``stylegan-t serve PATH|emoji [--host 127.0.0.1] [--port 7860] [--device cpu|cuda]``: the browser playground.
 
 Loads the generator once and serves a page (type a prompt, drag the sliders, save PNG / GIF, a seed
 grid) plus a JSON/HTTP API (``/api/generate``, ``/api/grid``, ``/api/gif``; see docs/playground.md).
@@ -11,7 +11,8 @@ from ..precision import PRECISION_HELP, PRECISIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="training checkpoint (.ckpt) or export (.safetensors)")
+    parser.add_argument("path", help="training checkpoint (.ckpt), export (.safetensors), pretrained folder, or the "
+                                     "name of a model shipped with stylegan_t: emoji")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it to the network)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 picks a free one)")
