@@ -55,6 +55,7 @@ def test_generate_writes_images_and_grid(files, tmp_path, capsys):
     rc = main([
         "generate", str(files["export"]), "--prompt", "a red cube", "--prompt", "a dog", "--seeds", "0-1,5",
         "--truncation", "0.8", "--outdir", str(out), "--grid", str(grid), "--batch-size", "4", "--device", "cpu",
+        "--precision", "fp32",  # compared pixel for pixel with the pipeline's fp32 images below
     ])
     assert rc == 0
     pngs = sorted(out.glob("*.png"))

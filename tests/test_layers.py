@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "stylegan_t"
 #: package -> layer (0 = the bottom); a new package must be placed here
 LAYERS = {
-    "": 0, "errors": 0, "constants": 0, "utils": 0, "images": 0, "latents": 0, "augment": 0, "precision": 0,
+    "": 0, "errors": 0, "constants": 0, "utils": 0, "images": 0, "latents": 0, "augment": 0, "precision": 0, "weights": 0,
     "nn": 1,
     "models": 2,
     "losses": 3, "data": 3, "persistence": 3, "metrics": 3, "convert": 3,

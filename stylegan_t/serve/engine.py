@@ -40,7 +40,7 @@ def default_prompt(path: str | os.PathLike) -> str:
 
 
 def load_pipeline(path: str | os.PathLike, *, device: str | None = None, text_encoder: str | None = None,
-                  precision: str = "auto"):
+                  precision: str = "fp32"):
     """The one place the playground loads a model: a training checkpoint or an export -> a pipeline."""
     from ..pipeline import load
 
