@@ -79,12 +79,13 @@ def test_linear_probe_reads_a_linear_label_and_not_a_random_one():
 
 @pytest.mark.slow
 def test_reader_trained_on_renders_reads_clean_renders():
-    """The CNN reader, trained from scratch at reduced size, on renders of seeds it never saw."""
+    """The CNN reader as shipped, trained from scratch (a few minutes on 2 cores), on renders of seeds it never saw;
+    at half the renders and epochs it reads shape only ~70%, so this fails when the recipe weakens."""
     from stylegan_t.demo import shape_cnn
 
-    model, accuracy = shape_cnn.train_shape_cnn(num_train=3072, num_test=256, epochs=5)
-    assert accuracy["color"] > 0.95 and accuracy["shape"] > 0.85, accuracy
+    model, accuracy = shape_cnn.train_shape_cnn(num_test=512)
+    assert accuracy["color"] > 0.97 and accuracy["shape"] > 0.95, accuracy
     detect = shape_cnn.reader(model)
     images, _, scenes = zip(*(sample(i, seed=99) for i in range(12)))
     right = sum(detect(im) == sc.attributes for im, sc in zip(images, scenes))
-    assert right >= 10, right
+    assert right >= 11, right

@@ -18,6 +18,7 @@ renders of :mod:`stylegan_t.demo.rotated_shapes`, never by changing the training
 
     python -m stylegan_t.demo.shape_probes --clip runs/shapes/clip [--checkpoint runs/shapes/checkpoints/last.ckpt]
         --detector runs/shapes/detector
+    python -m stylegan_t.demo.shape_probes --clip runs/shapes/clip --curve runs/shapes     # probe 3 per epoch checkpoint
 """
 from __future__ import annotations
 
@@ -228,6 +229,23 @@ def generator_gradient_probe(module, cnn, *, num: int = 144, seed: int = 0) -> d
     }
 
 
+def _curve(run_dir: str, out: str | None) -> int:
+    from ..training.checkpoint_io import epoch_checkpoints
+    from ..training.module import StyleGANT
+
+    rows = []
+    for path in reversed(epoch_checkpoints(Path(run_dir) / "checkpoints")):
+        module = StyleGANT.load_from_checkpoint(path, map_location="cpu")
+        rows.append({"checkpoint": path.name, "kimg": module.images_seen / 1000, **discriminator_probe(module, num=256)})
+        row = rows[-1]
+        print(f"{row['kimg']:5.1f} kimg  shape swapped: gap {row['shape swapped']['mean_gap']:.3f} "
+              f"({row['shape swapped']['true_higher']:.0%} true higher)  colour swapped: gap "
+              f"{row['colour swapped']['mean_gap']:.3f} ({row['colour swapped']['true_higher']:.0%})", flush=True)
+    if out:
+        Path(out).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stylegan_t.demo.shape_probes", description=__doc__.splitlines()[0])
     parser.add_argument("--clip", required=True, help="a pretrain-clip output folder")
@@ -235,7 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", help="folder of a trained shape_cnn (probe 4)")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--skip-image-tower", action="store_true", help="leave out probe 1 (already measured)")
+    parser.add_argument("--curve", help="instead: probe 3 (256 renders) at every epoch checkpoint of this run folder")
     args = parser.parse_args(argv)
+    if args.curve:
+        return _curve(args.curve, args.out)
     spec = f"local-dir:{args.clip}"
     results: dict = {}
     if not args.skip_image_tower:
