@@ -91,18 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shard-size", type=int, default=1024, help="samples per shard (default 1024)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N emoji of the catalogue")
     args = parser.parse_args(argv)
-    from ..cli.main import user_error_message
+    from ..errors import UserError
 
     try:
         build_emoji_data(args.out, resolutions=tuple(args.resolution), shard_size=args.shard_size, limit=args.limit)
-    except (ValueError, OSError) as err:
-        print(f"emoji_data: {user_error_message(err) or err}", file=sys.stderr)
-        return 2
-    except Exception as err:  # noqa: BLE001 - a missing font or emoji list is a UserError: one line
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print(f"emoji_data: {message}", file=sys.stderr)
+    except (UserError, ValueError, OSError) as err:  # a missing font or emoji list, a bad size, a full disk: one line
+        print(f"emoji_data: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     return 0
 
