@@ -33,6 +33,7 @@ ALLOWED = {
     "training/datamodule.py": "hands the saved loader position to the loader (load_state_dict of a loader)",
     "training/module.py": "LightningModule.load_state_dict override: fills frozen networks, then nn.Module's",
     "utils/weight_files.py": "the one reader of pretrained weight files (open_clip, timm, Inception), below the models",
+    "demo/emoji_judge.py": "the independent emoji judge's own small file (not a generator), copied in by load_state_strict",
     "convert/safe_pickle.py": "tensor storages inside an original snapshot pickle, each read with weights_only=True",
 }
 LOAD_CALL = re.compile(r"torch\.load\(|\bload_file\(|\bsafe_open\(|\.load_state_dict\(")

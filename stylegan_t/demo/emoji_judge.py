@@ -83,9 +83,11 @@ class EmojiJudge(nn.Module):
     def load(cls, folder: str | Path) -> "EmojiJudge":
         from safetensors.torch import load_file
 
+        from ..persistence import load_state_strict
+
         folder = Path(folder)
         judge = cls(JudgeConfig(**json.loads((folder / "judge.json").read_text())))
-        judge.load_state_dict(load_file(str(folder / "judge.safetensors")))
+        load_state_strict(judge, load_file(str(folder / "judge.safetensors")), source=f"emoji judge '{folder}'")
         return judge.eval().requires_grad_(False)
 
 

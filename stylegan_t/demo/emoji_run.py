@@ -18,8 +18,8 @@ import torch
 from ..clip_pretraining import PretrainClipConfig, format_scores, pretrain_clip
 from .emoji_data import build_emoji_data
 
-#: the small CLIP of the emoji run (``stylegan-t pretrain-clip ... --steps 1200``)
-EMOJI_CLIP = PretrainClipConfig(steps=1200, batch_size=128)
+#: the small CLIP of the emoji run (``stylegan-t pretrain-clip ... --steps 500``)
+EMOJI_CLIP = PretrainClipConfig(steps=500, batch_size=128)
 TOWER_ARCH = "stylegan-t-tiny"
 
 
