@@ -18,6 +18,13 @@ PAGE_FILES = {
 }
 #: python -m programs: their own parser takes the arguments shown (their runs are tested where named)
 PROGRAMS = {
+    "stylegan_t.demo.emoji_data": "builds the emoji shards (tests/test_emoji.py runs it on a few emoji)",
+    "stylegan_t.demo.emoji_run": "the emoji training run, about 90 minutes on 2 cores",
+    "stylegan_t.demo.emoji_judge": "trains the emoji judge (tests/test_emoji.py checks the shipped one)",
+    "stylegan_t.demo.emoji_eval": "scores a generator with the emoji judge (tests/test_emoji.py, small sample)",
+    "stylegan_t.demo.shapes_run": "the rotated-shapes steps (tests/test_rotated_shapes.py runs their parts)",
+    "stylegan_t.demo.shape_probes": "the shape probes on a trained run (tests/test_rotated_shapes.py)",
+    "stylegan_t.demo.glyph_run": "the glyph learning run (tests/test_second_dataset.py)",
 }
 
 
@@ -30,7 +37,7 @@ def documented_commands() -> list[tuple[str, str]]:
                 continue
             for line in body.replace("\\\n", " ").splitlines():
                 match = re.search(r"(stylegan-t\s.*|python3? -m stylegan_t\S*.*)", line)
-                if match:
+                if match and not re.match(r"stylegan-t [\w-]+:", match.group(1)):  # a command's output, not a command
                     found.append((page.name, match.group(1)))
     return found
 

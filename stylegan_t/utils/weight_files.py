@@ -13,7 +13,9 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import struct
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,15 +79,19 @@ def _format_or_raise(path: Path, what: str) -> str:
 
 def _torch_load(path: Path, kind: str, what: str, *, mmap: bool) -> Any:
     try:
-        if path.name.endswith(".safetensors"):  # torch.load would take the name's word for it: hand it the bytes
-            with open(path, "rb") as f:
-                return torch.load(f, map_location="cpu", weights_only=True)
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap and kind == TORCH_ZIP)
+        with warnings.catch_warnings():
+            # torch warns that a pickle of protocol > 2 "might not" load weights-only; the load itself answers that
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            if path.name.endswith(".safetensors"):  # torch.load would take the name's word for it: hand it the bytes
+                with open(path, "rb") as f:
+                    return torch.load(f, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap and kind == TORCH_ZIP)
     except pickle.UnpicklingError as err:
+        refused = re.search(r"GLOBAL (\S+)", str(err))
+        found = f" (it names {refused.group(1)})" if refused else ""
         raise WeightsFileError(
-            f"{what}: '{path}' ({kind}) holds Python objects besides tensors, and weights are read as plain data only "
-            f"(no code from a file runs): save the state dict (model.state_dict()) or a safetensors file instead "
-            f"({_first_line(err)})"
+            f"{what}: '{path}' holds Python objects besides tensors{found}; weights are read as plain data only, "
+            "no code from a file runs: save model.state_dict() or a safetensors file"
         ) from None
     except Exception as err:  # noqa: BLE001  (truncated archive, bad pickle stream, TorchScript archive, ...)
         raise WeightsFileError(f"{what}: '{path}' ({kind}) cannot be read, it may be truncated or damaged ({_first_line(err)})") from None
