@@ -95,8 +95,13 @@ def save(model: ShapeCNN, folder: str | Path, scores: dict[str, float]) -> Path:
 
 
 def load(folder: str | Path) -> ShapeCNN:
+    """The trained reader saved by :func:`train` in ``folder`` (read weights-only, loaded strictly)."""
+    from ..persistence import load_state_strict
+    from ..utils.weight_files import read_weights
+
+    path = Path(folder) / "shape_cnn.pt"
     model = ShapeCNN()
-    model.load_state_dict(torch.load(Path(folder) / "shape_cnn.pt", weights_only=True))
+    load_state_strict(model, read_weights(path, what="shape reader"), source=str(path))
     return model.eval()
 
 
