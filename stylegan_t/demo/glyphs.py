@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .alignment import Prompt
+from ..metrics.prompt_alignment import Prompt
 
 #: base RGB per colour (hues ~28/83/186/273/326 deg, at least 50 deg apart); each glyph jitters the shade
 COLORS: dict[str, tuple[int, int, int]] = {
