@@ -92,12 +92,12 @@ def read_discriminator(folder: str | os.PathLike, cls: type[ProjectedDiscriminat
     """Build ``cls`` from a folder's config, check its backbone against the stored reference, load the rest strictly."""
     from safetensors.torch import load_file
 
-    from ..models.discriminator import DiscriminatorConfig, ProjectedDiscriminator
+    from ..models.discriminator import DiscriminatorConfig
 
     folder = Path(folder)
     record = read_discriminator_record(folder)
     written_by = record.get("_class_name")
-    if written_by != class_name(cls) and not (cls is ProjectedDiscriminator and written_by == class_name(ProjectedDiscriminator)):
+    if written_by != class_name(cls):
         raise CheckpointLoadError(
             f"'{folder}' was written by '{written_by}'; read it with that class: {str(written_by).split(':')[-1]}.from_pretrained(...)"
             " (a file never imports code on its own)")

@@ -42,11 +42,6 @@ class Parts:
         """``of("generator", "text_encoder")`` -> ``"generator.mapping.text_encoder"``."""
         return ".".join(getattr(self, name) for name in names)
 
-    def keys_under(self, state: Mapping[str, Any], *names: str) -> dict[str, Any]:
-        """The entries of ``state`` under a part, with the part's prefix removed."""
-        prefix = self.of(*names) + "."
-        return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-
 
 PARTS = Parts()
 #: the generators' prefixes (with the dot) in ``state_dict``: the EMA generator exports and generates

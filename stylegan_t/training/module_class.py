@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import RecipeError
+from ..persistence.discriminator_files import class_name
 from ..persistence.training_layout import STOCK_MODULE
 
 if TYPE_CHECKING:
@@ -32,9 +33,7 @@ def class_path(cls: type) -> str:
     """The ``package.module:Class`` a class is recorded as; the stock class under its public name."""
     from .module import StyleGANT
 
-    if cls is StyleGANT:
-        return STOCK_MODULE
-    return f"{cls.__module__}:{cls.__qualname__}"
+    return STOCK_MODULE if cls is StyleGANT else class_name(cls)
 
 
 def add_code_dirs(code: Iterable[str | Path] | None) -> None:

@@ -99,7 +99,7 @@ def recipe_layers(name_or_path: str | Path) -> list[tuple[Path, DictConfig]]:
 
 def merged_recipe_file(name_or_path: str | Path) -> DictConfig:
     """A recipe argument's files merged, base first (not yet checked against the schema)."""
-    return OmegaConf.merge(*[own for _, own in recipe_layers(name_or_path)]) if name_or_path is not None else OmegaConf.create({})
+    return OmegaConf.merge(*[own for _, own in recipe_layers(name_or_path)])
 
 
 def base_of(name_or_path: str | Path) -> tuple[str, Path] | None:
