@@ -1,10 +1,12 @@
-"""Image helpers shared across the package: [-1, 1] floats to uint8 and PIL and back, image grids, random crops."""
+"""Image helpers shared across the package: [-1, 1] floats to uint8 and PIL and back, image grids, random crops,
+and the input of a pretrained image network (CLIP, DINO)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -66,3 +68,39 @@ def crop_window(x: torch.Tensor, size: int, *, generator: torch.Generator | None
     top = int(torch.randint(0, max(h - size, 0) + 1, (), generator=generator).item())
     left = int(torch.randint(0, max(w - size, 0) + 1, (), generator=generator).item())
     return x[..., top : top + size, left : left + size]
+
+
+#: resize modes :func:`pretrained_input` takes; ``area`` is the original StyleGAN-T's (CLIP guidance, DINO input)
+RESIZE_MODES = ("area", "bilinear", "bicubic")
+
+
+def pretrained_input(
+    images: torch.Tensor,
+    *,
+    size: int | Sequence[int],
+    mean: Sequence[float] | torch.Tensor,
+    std: Sequence[float] | torch.Tensor,
+    resize: str = "area",
+    antialias: bool = False,
+    clamp: bool = False,
+) -> torch.Tensor:
+    """``[N, 3, H, W]`` images (floats in [-1, 1], or uint8) as a pretrained network takes them: mapped to [0, 1],
+    resized to ``size`` with ``resize`` (skipped at that size), clamped to [0, 1] if asked, then ``(x - mean) / std``.
+
+    Floats keep their dtype (uint8 becomes float32); ``mean`` / ``std`` are read as float32, then cast to it.
+    ``antialias`` applies to ``bilinear`` / ``bicubic`` only (as in ``F.interpolate``); differentiable in ``images``.
+    """
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+    if antialias and resize == "area":
+        raise ValueError("antialias applies to bilinear and bicubic resizing only, not to area")
+    x = images.float() / 255 if images.dtype == torch.uint8 else (images + 1) / 2
+    size = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    if tuple(x.shape[-2:]) != size:
+        align = None if resize == "area" else False  # area resizing takes no align_corners
+        x = F.interpolate(x, size=size, mode=resize, align_corners=align, antialias=antialias)
+    if clamp:
+        x = x.clamp(0, 1)
+    mean = torch.as_tensor(mean, dtype=torch.float32, device=x.device).reshape(1, -1, 1, 1).to(x.dtype)
+    std = torch.as_tensor(std, dtype=torch.float32, device=x.device).reshape(1, -1, 1, 1).to(x.dtype)
+    return (x - mean) / std

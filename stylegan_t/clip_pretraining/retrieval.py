@@ -13,16 +13,19 @@ from collections import Counter
 import torch
 import torch.nn.functional as F
 
+from ..images import pretrained_input
+
 KS = (1, 5)
 
 
 @torch.no_grad()
 def embed(model: torch.nn.Module, tokenizer, images: torch.Tensor, captions: list[str], *, mean, std, batch_size: int = 256):
-    """L2-normalised image and text features of held-out samples (``images`` in [-1, 1])."""
-    mean_t, std_t = torch.tensor(mean).reshape(1, 3, 1, 1), torch.tensor(std).reshape(1, 3, 1, 1)
+    """L2-normalised image and text features of held-out samples (``images`` in [-1, 1], decoded at the CLIP's
+    input size: normalised with ``mean`` / ``std``, not resized)."""
     image_f, text_f = [], []
     for start in range(0, len(captions), batch_size):
-        x = ((images[start : start + batch_size] + 1) / 2 - mean_t) / std_t
+        batch = images[start : start + batch_size]
+        x = pretrained_input(batch, size=batch.shape[-2:], mean=mean, std=std)
         image_f.append(F.normalize(model.encode_image(x), dim=-1))
         text_f.append(F.normalize(model.encode_text(tokenizer(captions[start : start + batch_size])), dim=-1))
     return torch.cat(image_f), torch.cat(text_f)

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ..constants import CLIP_MEAN, CLIP_STD
+from ..images import pretrained_input
 from ..models.open_clip_loader import create_open_clip
 from ..utils.atomic import atomic_path
 from .config import PretrainClipConfig, PretrainClipError
@@ -98,12 +99,12 @@ def _train(model: torch.nn.Module, tokenizer, urls: list[str], cfg: PretrainClip
 
     loss_fn = open_clip.loss.ClipLoss()
     opt, sched = _optimizer(model, cfg)
-    mean, std = torch.tensor(CLIP_MEAN).reshape(1, 3, 1, 1), torch.tensor(CLIP_STD).reshape(1, 3, 1, 1)
     model.train()
     loss_value = float("nan")
     with progress_bar(cfg.steps, desc="pretrain-clip", unit="step", disable=not progress) as bar:
         for images, captions in training_batches(urls, cfg, resolution):
-            image_f = model.encode_image(((images + 1) / 2 - mean) / std, normalize=True)
+            pixels = pretrained_input(images, size=resolution, mean=CLIP_MEAN, std=CLIP_STD)  # decoded at this size
+            image_f = model.encode_image(pixels, normalize=True)
             text_f = model.encode_text(tokenizer(captions), normalize=True)
             loss = loss_fn(image_f, text_f, model.logit_scale.exp())
             opt.zero_grad(set_to_none=True)

@@ -24,8 +24,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..constants import CLIP_MEAN, CLIP_STD
+from ..images import pretrained_input
 from ..metrics.prompt_alignment import Prompt
+from ..models.open_clip_loader import image_settings
 from .config import PretrainClipConfig, PretrainClipError
 from .data import find_shards, scan_held_out
 from .train import MARKER
@@ -51,11 +52,11 @@ class WordProbe:
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        mean, std = torch.tensor(CLIP_MEAN).reshape(1, 3, 1, 1), torch.tensor(CLIP_STD).reshape(1, 3, 1, 1)
-        size = self.model.visual.image_size
-        size = size[0] if isinstance(size, (tuple, list)) else size
-        x = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        return F.normalize(self.model.encode_image(((x.clamp(-1, 1) + 1) / 2 - mean) / std), dim=-1)
+        """Unit CLIP image features of ``[N, 3, H, W]`` images in [-1, 1]. Resized bilinearly with antialiasing, close to
+        the Lanczos resize the shards' real images went through, and clamped as a saved image would be."""
+        size, mean, std = image_settings(self.model.visual)
+        x = pretrained_input(images.float(), size=size, mean=mean, std=std, resize="bilinear", antialias=True, clamp=True)
+        return F.normalize(self.model.encode_image(x), dim=-1)
 
     def detect(self, image: torch.Tensor) -> dict[str, str]:
         """``{attribute: value}`` for one [3, H, W] image in [-1, 1]."""
@@ -82,8 +83,7 @@ def fit_word_probe(
                              caption_key=settings.get("caption_key", "txt"), eval_samples=max_samples)
     model, _ = load_open_clip(f"local-dir:{clip_dir}")
     model.eval()
-    size = model.visual.image_size
-    held = scan_held_out(find_shards(shards), cfg, size[0] if isinstance(size, (tuple, list)) else size)
+    held = scan_held_out(find_shards(shards), cfg, image_settings(model.visual)[0][0])
     probe = WordProbe(model, attributes, {}, {}, {})
     features = torch.cat([probe.features(held.images[i : i + 256]) for i in range(0, len(held.captions), 256)])
     for attribute, values in attributes.items():

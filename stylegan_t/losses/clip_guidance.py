@@ -12,9 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..constants import CLIP_MEAN, CLIP_STD
-from ..images import crop_window
-from ..models.open_clip_loader import load_open_clip
+from ..images import crop_window, pretrained_input
+from ..models.open_clip_loader import image_settings, load_open_clip
 
 
 def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -42,11 +41,7 @@ class CLIPGuidance(nn.Module):
         self.model, self.tokenizer = load_open_clip(model, pretrained, text_only=False, weights_dir=weights_dir)
         self.model.eval().requires_grad_(False)
         self.crop = crop
-        visual = self.model.visual
-        size = visual.image_size
-        self.input_size = int(size[0] if isinstance(size, (tuple, list)) else size)
-        mean = getattr(visual, "image_mean", None) or CLIP_MEAN
-        std = getattr(visual, "image_std", None) or CLIP_STD
+        self.input_size, mean, std = image_settings(self.model.visual)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
@@ -54,10 +49,9 @@ class CLIPGuidance(nn.Module):
         return super().train(False)  # frozen: always eval
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        """``[-1, 1]`` images -> random crop (if larger) -> area resize -> CLIP-normalized."""
-        x = crop_window(images, self.crop)
-        x = F.interpolate((x.float() + 1) / 2, size=(self.input_size, self.input_size), mode="area")
-        return (x - self.mean) / self.std
+        """``[-1, 1]`` images -> random crop (if larger) -> area resize (the original's) -> CLIP-normalized, in float32."""
+        x = crop_window(images, self.crop).float()
+        return pretrained_input(x, size=self.input_size, mean=self.mean, std=self.std, resize="area")
 
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
         """CLIP image embeddings of ``[-1, 1]`` images (differentiable in the images)."""

@@ -18,13 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import Metric
 
-from ..constants import CLIP_MEAN, CLIP_STD
-from ..models.open_clip_loader import load_open_clip
+from ..images import pretrained_input
+from ..models.open_clip_loader import image_settings, load_open_clip
 from .fid import keep_out_of_checkpoint, metric_uint8
-
-
-def _pair(size) -> tuple[int, int]:
-    return (int(size[0]), int(size[1])) if isinstance(size, (tuple, list)) else (int(size), int(size))
 
 
 class OpenCLIPScore(Metric):
@@ -74,10 +70,7 @@ class OpenCLIPScore(Metric):
         self.tokenizer = tokenizer
         self.scale = float(scale)
         self.antialias = antialias
-        visual = getattr(model, "visual", None)
-        self.input_size = _pair(getattr(visual, "image_size", 224))
-        mean = getattr(visual, "image_mean", None) or CLIP_MEAN
-        std = getattr(visual, "image_std", None) or CLIP_STD
+        self.input_size, mean, std = image_settings(getattr(model, "visual", None))
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
         self.add_state("cosine_sum", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
@@ -92,11 +85,10 @@ class OpenCLIPScore(Metric):
         return self
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 / [-1, 1] images -> [0, 1] -> bicubic resize to the CLIP input size -> CLIP normalization."""
-        x = metric_uint8(images).to(self.mean.device).float() / 255
-        if tuple(x.shape[-2:]) != self.input_size:
-            x = F.interpolate(x, size=self.input_size, mode="bicubic", align_corners=False, antialias=self.antialias)
-        return (x - self.mean) / self.std
+        """uint8 / [-1, 1] images -> uint8 (as saved) -> [0, 1] -> bicubic resize to the CLIP input size (CLIP's own
+        preprocessing resizes bicubically) -> CLIP normalization."""
+        x = metric_uint8(images).to(self.mean.device)
+        return pretrained_input(x, size=self.input_size, mean=self.mean, std=self.std, resize="bicubic", antialias=self.antialias)
 
     @torch.no_grad()
     def cosines(self, images: torch.Tensor, captions: Sequence[str]) -> torch.Tensor:

@@ -27,6 +27,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ..constants import CLIP_MEAN, CLIP_STD
 from ..utils.local_files import HF_HUB, RANDOM, MissingWeightsError, find_in_weights_dir, hf_snapshot
 from ..utils.weight_files import check_fits, load_fitting, read_weight_shapes, read_weights
 
@@ -211,3 +212,13 @@ def load_open_clip(
     if text_only and hasattr(clip, "visual"):
         del clip.visual
     return clip.float(), tokenizer
+
+
+def image_settings(visual: nn.Module | None) -> tuple[tuple[int, int], tuple[float, ...], tuple[float, ...]]:
+    """(input size, mean, std) of a CLIP image tower, for :func:`stylegan_t.images.pretrained_input`: the tower's own
+    ``image_size`` / ``image_mean`` / ``image_std``, with 224 and CLIP's published normalisation where it has none."""
+    size = getattr(visual, "image_size", 224)
+    pair = (int(size[0]), int(size[1])) if isinstance(size, (tuple, list)) else (int(size), int(size))
+    mean = tuple(getattr(visual, "image_mean", None) or CLIP_MEAN)
+    std = tuple(getattr(visual, "image_std", None) or CLIP_STD)
+    return pair, mean, std

@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...constants import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD
+from ...constants import IMAGENET_MEAN, IMAGENET_STD
 from ...errors import MissingWeightsError
+from ...images import pretrained_input
 from ...utils.local_files import RANDOM, find_in_weights_dir, require_local_file, weights_dir
 from .config import FeatureNetworkConfig
 
@@ -165,11 +166,8 @@ class ViTFeatureNetwork(FeatureNetwork):
         load_fitting(self.vit, vit_backbone_state(state), source=source, what=f"feature network '{self.model_name}' (timm) weights")
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
-        """``[-1, 1]`` images -> area resize to ``input_size`` -> normalized with ``mean`` / ``std``."""
-        x = (x + 1) / 2
-        if x.shape[-2:] != (self.input_size, self.input_size):
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="area")
-        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        """``[-1, 1]`` images -> area resize to ``input_size`` (the original's DINO input) -> normalized with ``mean`` / ``std``."""
+        return pretrained_input(x, size=self.input_size, mean=self.mean, std=self.std, resize="area")
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Patch embedding + prefix tokens + position embedding: the patch-token tap."""
@@ -200,7 +198,7 @@ class ViTFeatureNetwork(FeatureNetwork):
 
 
 class OpenCLIPFeatureNetwork(ViTFeatureNetwork):
-    """The image tower of an open_clip ViT, tapped like :class:`ViTFeatureNetwork` (CLIP normalization).
+    """The image tower of an open_clip ViT, tapped like :class:`ViTFeatureNetwork` (the tower's own normalization).
 
     ``model`` / ``pretrained`` as for :func:`stylegan_t.models.open_clip_loader.load_open_clip`; the demo uses
     the tiny CLIP it pretrains on its own data, so D judges generated images with pretrained features.
@@ -208,7 +206,7 @@ class OpenCLIPFeatureNetwork(ViTFeatureNetwork):
 
     def __init__(self, model: str, pretrained: str | None = None, *, taps: Sequence[int] = (0, 1), patch_tap: bool = True) -> None:
         FeatureNetwork.__init__(self)
-        from ..open_clip_loader import load_open_clip
+        from ..open_clip_loader import image_settings, load_open_clip
 
         self.model_name = model
         clip, _ = load_open_clip(model, pretrained)
@@ -218,12 +216,12 @@ class OpenCLIPFeatureNetwork(ViTFeatureNetwork):
             raise ValueError(f"taps {list(taps)} must be distinct blocks of a ViT with {depth} blocks (0-based)")
         self.taps = sorted(int(t) for t in taps)
         self.patch_tap = patch_tap
-        size = self.visual.image_size
-        self.input_size = int(size[0] if isinstance(size, (tuple, list)) else size)
+        size, mean, std = image_settings(self.visual)
+        self.input_size = size[0]
         width = int(self.visual.transformer.width)
         self.channels = {str(i): width for i in range(len(self.taps) + int(patch_tap))}
-        self.register_buffer("mean", torch.tensor(CLIP_MEAN).reshape(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(CLIP_STD).reshape(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
         self.freeze()
 
     def load_backbone_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str) -> None:
