@@ -29,6 +29,7 @@ def _params(emojis: list[Emoji], resolutions: tuple[int, ...], shard_size: int) 
 
 
 def names_record(emojis: list[Emoji]) -> dict:
+    """``{"train": [...], "heldout": [...]}``: name, group, subgroup and code points of each side of the split."""
     train, heldout = split(emojis)
 
     def rows(items: list[Emoji]) -> list[dict]:

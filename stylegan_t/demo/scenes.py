@@ -28,7 +28,9 @@ COLORS: dict[str, tuple[int, int, int]] = {
     "blue": (44, 84, 226),
     "yellow": (238, 208, 30),
 }
+#: the shapes a scene draws
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle")
+#: where the shape stands in the ``positions`` layout (captions may name it)
 POSITIONS: tuple[str, ...] = ("center", "left", "right", "top", "bottom")
 #: the attributes captions control, with their values; chance level of an attribute = 1 / len(values)
 ATTRIBUTES: dict[str, tuple[str, ...]] = {"color": tuple(COLORS), "shape": SHAPES, "position": POSITIONS}

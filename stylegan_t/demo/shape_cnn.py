@@ -21,6 +21,8 @@ _TRAIN_SEED, _TEST_SEED = 10_000, 20_000  # render seeds: the data set itself us
 
 
 class ShapeCNN(nn.Module):
+    """Five conv layers and two linear heads: the colour and the shape of a rotated-shapes render."""
+
     def __init__(self, width: int = 32) -> None:
         super().__init__()
         w = width
@@ -52,6 +54,7 @@ def renders(n: int, seed: int, resolution: int = 32) -> tuple[torch.Tensor, torc
 
 
 def accuracy(model: ShapeCNN, images: torch.Tensor, colors: torch.Tensor, shapes: torch.Tensor) -> dict[str, float]:
+    """``{"color": ..., "shape": ...}``: the share of ``images`` whose colour / shape the model reads right (eval mode)."""
     model.eval()
     with torch.no_grad():
         c, s = model(images)
@@ -87,6 +90,7 @@ def train_shape_cnn(*, num_train: int = 6144, num_test: int = 1024, epochs: int 
 
 
 def save(model: ShapeCNN, folder: str | Path, scores: dict[str, float]) -> Path:
+    """Write the weights and their held-out ``scores`` into ``folder`` (read back by :func:`load`); returns the folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), folder / "shape_cnn.pt")
@@ -95,7 +99,7 @@ def save(model: ShapeCNN, folder: str | Path, scores: dict[str, float]) -> Path:
 
 
 def load(folder: str | Path) -> ShapeCNN:
-    """The trained reader saved by :func:`train` in ``folder`` (read weights-only, loaded strictly)."""
+    """The trained reader saved by :func:`save` in ``folder`` (read weights-only, loaded strictly)."""
     from ..persistence import load_state_strict
     from ..utils.weight_files import read_weights
 

@@ -6,8 +6,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-#: original release: sigma_0 and the kimg over which sigma fades to 0
+#: the blur's starting sigma in pixels, sigma_0 (original release)
 BLUR_SIGMA0 = 32.0
+#: the thousands of images over which sigma fades to 0 (original release)
 BLUR_FADE_KIMG = 1000.0
 
 

@@ -23,6 +23,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from ..images import to_uint8
 from ..utils.local_files import MissingWeightsError, require_local_file, weights_dir
 
+#: file name of the standard FID Inception's weights (the TF graph ported to PyTorch), looked up in the weights folder
 INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_WEIGHTS_URLS = (
     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",

@@ -29,6 +29,8 @@ NONE = "none"
 
 
 class Prompt(NamedTuple):
+    """A prompt's text and the attribute values it asks for, which a detector checks the image against."""
+
     text: str
     attributes: dict[str, str]  # what the prompt asks for (colour, shape and maybe position)
 

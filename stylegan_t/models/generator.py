@@ -13,6 +13,8 @@ from .mapping import Conditioning, MappingNetwork
 from .synthesis import SynthesisNetwork
 from .text_encoder import TextEncoder
 
+#: the parameter sets :meth:`Generator.trainable_parameters` knows: ``all`` (synthesis + mapping MLP), the text
+#: encoder's (paper Sec. 3.3), or ``freeze64``: blocks above 64x64 and every ToRGB (paper Sec. 4, higher resolutions)
 TRAIN_MODES = ("all", "text_encoder", "freeze64")
 
 

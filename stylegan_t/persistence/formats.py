@@ -16,8 +16,9 @@ from .training_layout import (  # noqa: F401 - re-exported
 FORMAT = "stylegan_t.generator"
 #: 1: every tensor stored; 2: frozen networks may be stored by reference (``frozen``)
 FORMAT_VERSION = 2
-#: the diffusers-style pretrained folder: JSON config + safetensors weights
+#: the diffusers-style pretrained folder's JSON config
 CONFIG_NAME = "config.json"
+#: the diffusers-style pretrained folder's safetensors weights
 WEIGHTS_NAME = "model.safetensors"
 #: the text tower's prefix inside a generator's ``state_dict``
 TEXT_ENCODER_PREFIX = "mapping.text_encoder"

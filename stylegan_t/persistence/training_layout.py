@@ -44,8 +44,9 @@ class Parts:
 
 
 PARTS = Parts()
-#: the generators' prefixes (with the dot) in ``state_dict``: the EMA generator exports and generates
+#: the EMA generator's prefix (with the dot) in ``state_dict``: the generator that exports and generates
 EMA_PREFIX = PARTS.generator_ema + "."
+#: the trained (live) generator's prefix (with the dot) in ``state_dict``
 LIVE_PREFIX = PARTS.generator + "."
 
 

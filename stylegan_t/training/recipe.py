@@ -225,6 +225,8 @@ class TrainerSection:
 
 @dataclass
 class Recipe:
+    """A whole training run in one typed config: model, data, optimizers, losses, run, evaluation and trainer."""
+
     model: ModelSection = field(default_factory=ModelSection)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimSection = field(default_factory=OptimSection)

@@ -30,6 +30,7 @@ __all__ = [
     "shape_differences", "check_fits", "load_fitting", "state_sha256", "weights_sha256",
 ]
 
+#: the container formats :func:`weights_format` tells apart by content
 SAFETENSORS, TORCH_ZIP, TORCH_PICKLE = "safetensors", "torch zip archive", "legacy torch pickle"
 #: wrappers around a state dict that are unwrapped (training checkpoints of open_clip, DINO, ...)
 WRAPPER_KEYS = ("state_dict", "model", "teacher", "module")
