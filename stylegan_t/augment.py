@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .images import crop_window
+from .utils.text import comma_items
 
 MaybeGenerator = torch.Generator | None
 
@@ -80,7 +81,7 @@ POLICIES: dict[str, tuple[Callable[[torch.Tensor, MaybeGenerator], torch.Tensor]
 
 def parse_policy(policy: str) -> list[str]:
     """``"color, translation"`` -> ``["color", "translation"]``; unknown names raise ``ValueError``."""
-    names = [name.strip() for name in policy.split(",") if name.strip()]
+    names = comma_items(policy)
     unknown = [name for name in names if name not in POLICIES]
     if unknown:
         raise ValueError(f"unknown DiffAugment policy {unknown}; known: {sorted(POLICIES)}")

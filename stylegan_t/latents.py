@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 import torch
 
+from .utils.text import comma_items
+
 #: seeds draw z from ``torch.Generator().manual_seed(seed)``, which takes [0, 2**63)
 MAX_SEED = 2**63 - 1
 
@@ -25,10 +27,7 @@ def check_seed(seed: int) -> int:
 def parse_seeds(text: str) -> list[int]:
     """``"0-7,10,12"`` -> ``[0, 1, ..., 7, 10, 12]`` (inclusive ranges, order kept, duplicates dropped)."""
     seeds: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
+    for part in comma_items(text):
         match = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
         if match:
             lo, hi = int(match.group(1)), int(match.group(2))

@@ -111,6 +111,16 @@ def _image_folder(root, n=6, uncaptioned=1):
     return root
 
 
+def test_written_captioned_images_read_back_in_order(tmp_path):
+    from stylegan_t.data.folder import find_captioned_images, write_captioned_images
+
+    images = [Image.new("RGB", (8, 8), (10 * i, 0, 0)) for i in range(3)]
+    folder = write_captioned_images(tmp_path / "new" / "imgs", zip(images, ["a red dot", "two", "three"]))
+    pairs, missing = find_captioned_images(folder)
+    assert [(p.name, c) for p, c in pairs] == [("000000.png", "a red dot"), ("000001.png", "two"), ("000002.png", "three")]
+    assert not missing and Image.open(pairs[1][0]).getpixel((0, 0)) == (10, 0, 0)
+
+
 def test_folder_datamodule_split_and_counts(tmp_path):
     root = _image_folder(tmp_path / "imgs")  # 6 good + 1 broken with captions, 1 without caption
     seen = []

@@ -146,3 +146,25 @@ def test_shards_regenerated_when_parameters_change_or_files_break(tmp_path: Path
     assert not list(tmp_path.glob("*.tmp"))
     with pytest.raises(ValueError):
         ensure_demo_shards(tmp_path, num_samples=0, resolution=16, samples_per_shard=40, seed=1)
+
+
+def test_drawing_helpers_of_the_procedural_worlds():
+    from stylegan_t.demo.drawing import check_attributes, composite, rotated, supersampled
+
+    def disc(x, y):
+        return x * x + y * y <= 0.3**2
+
+    cov = supersampled(disc, (0.5, 0.4), 8, 3)
+    naive = np.zeros((8, 8), dtype=np.float32)  # one pixel at a time, its 3 x 3 sample points
+    for row in range(8):
+        for col in range(8):
+            ys, xs = (row * 3 + np.arange(3) + 0.5) / 24 - 0.4, (col * 3 + np.arange(3) + 0.5) / 24 - 0.5
+            naive[row, col] = disc(xs[None, :], ys[:, None]).mean()
+    assert cov.dtype == np.float32 and np.allclose(cov, naive)
+    u, v = rotated(np.array([1.0]), np.array([0.0]), math.pi / 2)
+    assert np.allclose([u[0], v[0]], [0.0, -1.0])
+    image = composite(np.full((1, 2, 3), 100, np.float32), np.array([[[0.0], [0.5]]], np.float32), (200, 0, 50))
+    assert [image.getpixel((i, 0)) for i in range(2)] == [(100, 100, 100), (150, 50, 75)]
+    check_attributes(ATTRIBUTES, color="red", shape=None)
+    with pytest.raises(ValueError, match="unknown shape 'hexagon'"):
+        check_attributes(ATTRIBUTES, shape="hexagon")

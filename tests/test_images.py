@@ -12,6 +12,7 @@ from stylegan_t.constants import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_ST
 from stylegan_t.data.tarfiles import add_member, atomic_tar
 from stylegan_t.images import crop_window, image_grid, pretrained_input, to_pil, to_uint8
 from stylegan_t.latents import seed_latent, seed_latents
+from stylegan_t.utils.text import comma_items
 
 
 def test_to_uint8_inverts_the_float_conversion_and_clamps():
@@ -48,6 +49,11 @@ def test_seed_latents_are_per_seed_and_device_independent():
     assert torch.equal(seed_latent(3, 8), torch.randn(8, generator=torch.Generator().manual_seed(3)))
     with pytest.raises(ValueError):
         seed_latent(-1, 8)
+
+
+def test_comma_items_strip_and_drop_empty_items_in_order():
+    assert comma_items(" b, a,, b ,") == ["b", "a", "b"]
+    assert comma_items(" , ") == [] and comma_items("") == []
 
 
 def test_atomic_tar_is_deterministic_and_complete_or_absent(tmp_path):

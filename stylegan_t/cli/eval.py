@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..utils.text import comma_items
+
 METRICS = ("fid", "clip_score")
 DEFAULT_CLIP_MODEL = "ViT-g-14"
 DEFAULT_CLIP_PRETRAINED = "laion2b_s12b_b42k"  # the original StyleGAN-T's CLIP-score model
@@ -44,9 +46,9 @@ class EvalError(Exception):
 def parse_metrics(text: str) -> list[str]:
     """``"fid,clip_score"`` -> ``["fid", "clip_score"]``; unknown names raise ``ValueError`` naming the valid ones."""
     names: list[str] = []
-    for part in text.split(","):
-        name = part.strip().lower().replace("-", "_")
-        if name and name not in names:
+    for part in comma_items(text):
+        name = part.lower().replace("-", "_")
+        if name not in names:
             names.append(name)
     unknown = [n for n in names if n not in METRICS]
     if unknown:
@@ -59,10 +61,7 @@ def parse_metrics(text: str) -> list[str]:
 def parse_truncations(text: str) -> list[float]:
     """``"1.0,0.9,0.8"`` -> ``[1.0, 0.9, 0.8]`` (order kept: the curve joins the points in this order)."""
     values: list[float] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
+    for part in comma_items(text):
         try:
             value = float(part)
         except ValueError:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from ..images import pretrained_input
 from ..metrics.prompt_alignment import Prompt
 from ..models.open_clip_loader import image_settings
+from ..utils.text import comma_items
 from .config import PretrainClipConfig, PretrainClipError
 from .data import find_shards, scan_held_out
 from .train import MARKER
@@ -125,7 +126,7 @@ def template_prompts(template: str, attributes: dict[str, tuple[str, ...]], num_
 def parse_attribute(text: str) -> tuple[str, tuple[str, ...]]:
     """``"color=red,green,blue"`` -> ``("color", ("red", "green", "blue"))``."""
     name, _, values = text.partition("=")
-    words = tuple(v.strip() for v in values.split(",") if v.strip())
+    words = tuple(comma_items(values))
     if not name.strip() or len(words) < 2:
         raise PretrainClipError(f"word check: --attribute must look like name=value1,value2[,...], got {text!r}")
     return name.strip(), words

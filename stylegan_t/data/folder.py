@@ -1,4 +1,5 @@
-"""A small map-style dataset: a folder of images with sidecar ``.txt`` captions (``cat.jpg`` + ``cat.txt``).
+"""A small map-style dataset: a folder of images with sidecar ``.txt`` captions (``cat.jpg`` + ``cat.txt``), and
+the writer of such a folder.
 
 For quick experiments and evaluation sets; large datasets belong in shards (``stylegan-t make-shards``).
 Images without a non-empty sidecar caption are left out and counted (``num_dropped``); an unreadable or
@@ -7,6 +8,7 @@ too-small image is replaced by the next readable one and counted in the batch's 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,17 @@ def sidecar_caption(image_path: Path) -> str:
     """The stripped text of ``image_path``'s sidecar ``.txt`` (``cat.jpg`` -> ``cat.txt``); "" when absent."""
     sidecar = image_path.with_suffix(".txt")
     return sidecar.read_text(encoding="utf-8", errors="replace").strip() if sidecar.is_file() else ""
+
+
+def write_captioned_images(folder: str | Path, samples: Iterable[tuple[Any, str]]) -> Path:
+    """Write (PIL image, caption) pairs as ``000000.png`` + ``000000.txt``, ... into ``folder``: the form a user's
+    own captioned images take, read back by :func:`find_captioned_images`. Returns the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, (image, caption) in enumerate(samples):
+        image.save(folder / f"{index:06d}.png")
+        (folder / f"{index:06d}.txt").write_text(caption)
+    return folder
 
 
 def find_captioned_images(root: str | Path) -> tuple[list[tuple[Path, str]], list[Path]]:

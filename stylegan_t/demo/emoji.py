@@ -22,6 +22,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import UserError
+from ..utils.text import comma_items
 
 FONT_PATHS = ("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",)
 EMOJI_TEST_PATHS = ("/usr/share/unicode/emoji/emoji-test.txt",)
@@ -59,7 +60,7 @@ class Emoji:
 def base_name(name: str) -> str:
     """"woman: light skin tone, red hair" -> "woman: red hair"; names without a skin tone are their own base."""
     head, _, tail = name.partition(":")
-    rest = [part.strip() for part in tail.split(",") if part.strip() and "skin tone" not in part]
+    rest = [part for part in comma_items(tail) if "skin tone" not in part]
     return f"{head}: {', '.join(rest)}" if rest else head
 
 

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..data.folder import write_captioned_images
 from ..metrics.prompt_alignment import Prompt
+from .drawing import check_attributes, composite, rotated, sample_rng, supersampled
 
 #: base RGB per colour (hues ~28/83/186/273/326 deg, at least 50 deg apart); each glyph jitters the shade
 COLORS: dict[str, tuple[int, int, int]] = {
@@ -88,9 +90,7 @@ def _place(rng: random.Random, sizes: list[float]) -> list[tuple[float, float]]:
 
 def random_glyph_scene(rng: random.Random, *, color: str | None = None, shape: str | None = None, count: str | None = None) -> GlyphScene:
     """A scene with the given attributes (others uniform) and random sizes, rotations, places and background."""
-    for name, value in (("color", color), ("shape", shape), ("count", count)):
-        if value is not None and value not in ATTRIBUTES[name]:
-            raise ValueError(f"unknown {name} {value!r}; expected one of {ATTRIBUTES[name]}")
+    check_attributes(ATTRIBUTES, color=color, shape=shape, count=count)
     color, shape, count = color or rng.choice(tuple(COLORS)), shape or rng.choice(SHAPES), count or rng.choice(COUNTS)
     sizes = [rng.uniform(*SIZE_RANGE[count]) for _ in range(COUNTS.index(count) + 1)]
     glyphs = tuple(Glyph(shape, c, s, rng.uniform(0, math.pi)) for c, s in zip(_place(rng, sizes), sizes))
@@ -104,23 +104,21 @@ def random_glyph_scene(rng: random.Random, *, color: str | None = None, shape: s
 
 def coverage(glyph: Glyph, resolution: int, *, supersample: int = 4) -> np.ndarray:
     """Fraction of each pixel covered by one glyph, float32 [resolution, resolution]."""
-    n = resolution * supersample
-    t = (np.arange(n, dtype=np.float32) + 0.5) / n
-    x, y = t[None, :] - glyph.center[0], t[:, None] - glyph.center[1]
-    cos, sin = math.cos(glyph.angle), math.sin(glyph.angle)
-    u, v = np.abs(x * cos + y * sin), np.abs(-x * sin + y * cos)
-    half = glyph.size / 2
-    if glyph.shape == "ring":
-        r2 = u * u + v * v
-        inside = (r2 <= half * half) & (r2 >= (RING_INNER * half) ** 2)
-    elif glyph.shape == "cross":
-        arm = CROSS_ARM * half
-        inside = ((u <= half) & (v <= arm)) | ((v <= half) & (u <= arm))
-    elif glyph.shape == "bar":
-        inside = (u <= half) & (v <= BAR_WIDTH * half)
-    else:
+    if glyph.shape not in SHAPES:
         raise ValueError(f"unknown shape {glyph.shape!r}")
-    return inside.reshape(resolution, supersample, resolution, supersample).mean(axis=(1, 3), dtype=np.float32)
+    half = glyph.size / 2
+
+    def inside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        u, v = (np.abs(c) for c in rotated(x, y, glyph.angle))
+        if glyph.shape == "ring":
+            r2 = u * u + v * v
+            return (r2 <= half * half) & (r2 >= (RING_INNER * half) ** 2)
+        if glyph.shape == "cross":
+            arm = CROSS_ARM * half
+            return ((u <= half) & (v <= arm)) | ((v <= half) & (u <= arm))
+        return (u <= half) & (v <= BAR_WIDTH * half)
+
+    return supersampled(inside, glyph.center, resolution, supersample)
 
 
 def render(scene: GlyphScene, resolution: int = 32) -> Image.Image:
@@ -132,8 +130,7 @@ def render(scene: GlyphScene, resolution: int = 32) -> Image.Image:
     alpha = np.zeros((resolution, resolution, 1), dtype=np.float32)
     for glyph in scene.glyphs:
         alpha = np.maximum(alpha, coverage(glyph, resolution)[:, :, None])
-    pixels = background * (1 - alpha) + np.asarray(scene.rgb, dtype=np.float32) * alpha
-    return Image.fromarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8), "RGB")
+    return composite(background, alpha, scene.rgb)
 
 
 def caption(attributes: dict[str, str], rng: random.Random, templates: tuple[str, ...] = TRAIN_TEMPLATES) -> str:
@@ -146,20 +143,14 @@ def caption(attributes: dict[str, str], rng: random.Random, templates: tuple[str
 
 def sample(index: int, *, seed: int = 0, resolution: int = 32) -> tuple[Image.Image, str, GlyphScene]:
     """Sample ``index`` of the data set ``seed``: (image, caption, scene); deterministic."""
-    rng = random.Random((seed & 0xFFFFFFFF) << 40 | index)
+    rng = sample_rng(index, seed)
     scene = random_glyph_scene(rng)
     return render(scene, resolution), caption(scene.attributes, rng), scene
 
 
 def write_image_folder(folder: str | Path, num_samples: int, *, seed: int = 0, resolution: int = 32) -> Path:
     """``000000.png`` + ``000000.txt`` ... in ``folder``: the form a user's own captioned images take."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(num_samples):
-        image, text, _ = sample(i, seed=seed, resolution=resolution)
-        image.save(folder / f"{i:06d}.png")
-        (folder / f"{i:06d}.txt").write_text(text)
-    return folder
+    return write_captioned_images(folder, (sample(i, seed=seed, resolution=resolution)[:2] for i in range(num_samples)))
 
 
 def heldout_prompts(num_prompts: int, *, seed: int = 7) -> list[Prompt]:

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..data.folder import write_captioned_images
 from ..metrics.prompt_alignment import Prompt
+from .drawing import check_attributes, composite, rotated, sample_rng, supersampled
 
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (220, 30, 30),
@@ -64,9 +66,7 @@ class ShapeScene:
 
 def random_shape_scene(rng: random.Random, *, color: str | None = None, shape: str | None = None) -> ShapeScene:
     """A scene with the given attributes (others uniform), random size, rotation, place and background."""
-    for name, value in (("color", color), ("shape", shape)):
-        if value is not None and value not in ATTRIBUTES[name]:
-            raise ValueError(f"unknown {name} {value!r}; expected one of {ATTRIBUTES[name]}")
+    check_attributes(ATTRIBUTES, color=color, shape=shape)
     color, shape = color or rng.choice(tuple(COLORS)), shape or rng.choice(SHAPES)
     background = rng.choice(tuple(BACKGROUNDS))
     size = rng.uniform(*SIZE_RANGE)
@@ -78,32 +78,30 @@ def random_shape_scene(rng: random.Random, *, color: str | None = None, shape: s
 
 def coverage(scene: ShapeScene, resolution: int, *, supersample: int = 4) -> np.ndarray:
     """Fraction of each pixel covered by the shape, float32 [resolution, resolution]."""
-    n = resolution * supersample
-    t = (np.arange(n, dtype=np.float32) + 0.5) / n
-    x, y = t[None, :] - scene.center[0], t[:, None] - scene.center[1]
-    cos, sin = math.cos(scene.angle), math.sin(scene.angle)
-    u, v = x * cos + y * sin, -x * sin + y * cos
+    if scene.shape not in SHAPES:
+        raise ValueError(f"unknown shape {scene.shape!r}")
     radius = scene.size / 2
-    if scene.shape == "circle":
-        inside = u * u + v * v <= radius * radius
-    elif scene.shape == "square":  # corners on the circumscribed circle
-        half = radius / math.sqrt(2)
-        inside = (np.abs(u) <= half) & (np.abs(v) <= half)
-    elif scene.shape == "triangle":  # equilateral, vertices on the circumscribed circle
-        inside = np.ones((n, n), dtype=bool)
+
+    def inside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        u, v = rotated(x, y, scene.angle)
+        if scene.shape == "circle":
+            return u * u + v * v <= radius * radius
+        if scene.shape == "square":  # corners on the circumscribed circle
+            half = radius / math.sqrt(2)
+            return (np.abs(u) <= half) & (np.abs(v) <= half)
+        mask = np.ones(u.shape, dtype=bool)  # triangle: equilateral, vertices on the circumscribed circle
         for k in range(3):
             a = 2 * math.pi * k / 3 + math.pi / 2  # edge normals (rotation is in u, v)
-            inside &= u * math.cos(a) + v * math.sin(a) <= radius / 2
-    else:
-        raise ValueError(f"unknown shape {scene.shape!r}")
-    return inside.reshape(resolution, supersample, resolution, supersample).mean(axis=(1, 3), dtype=np.float32)
+            mask &= u * math.cos(a) + v * math.sin(a) <= radius / 2
+        return mask
+
+    return supersampled(inside, scene.center, resolution, supersample)
 
 
 def render(scene: ShapeScene, resolution: int = 32) -> Image.Image:
-    alpha = coverage(scene, resolution)[:, :, None]
+    """The scene as an RGB image: the shape blended by its coverage over the plain white or black background."""
     background = np.asarray(BACKGROUNDS[scene.background], dtype=np.float32)
-    pixels = background * (1 - alpha) + np.asarray(scene.rgb, dtype=np.float32) * alpha
-    return Image.fromarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8), "RGB")
+    return composite(background, coverage(scene, resolution)[:, :, None], scene.rgb)
 
 
 def caption(scene_or_attributes: ShapeScene | dict[str, str], rng: random.Random,
@@ -119,20 +117,14 @@ def caption(scene_or_attributes: ShapeScene | dict[str, str], rng: random.Random
 
 def sample(index: int, *, seed: int = 0, resolution: int = 32) -> tuple[Image.Image, str, ShapeScene]:
     """Sample ``index`` of the data set ``seed``: (image, caption, scene); deterministic."""
-    rng = random.Random((seed & 0xFFFFFFFF) << 40 | index)
+    rng = sample_rng(index, seed)
     scene = random_shape_scene(rng)
     return render(scene, resolution), caption(scene, rng), scene
 
 
 def write_image_folder(folder: str | Path, num_samples: int, *, seed: int = 0, resolution: int = 32) -> Path:
     """``000000.png`` + ``000000.txt`` ... in ``folder``: the form a user's own captioned images take."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(num_samples):
-        image, text, _ = sample(i, seed=seed, resolution=resolution)
-        image.save(folder / f"{i:06d}.png")
-        (folder / f"{i:06d}.txt").write_text(text)
-    return folder
+    return write_captioned_images(folder, (sample(i, seed=seed, resolution=resolution)[:2] for i in range(num_samples)))
 
 
 def evaluation_prompts(*, heldout: bool, repeats: int = 16, seed: int = 11) -> list[Prompt]:

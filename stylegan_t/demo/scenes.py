@@ -21,6 +21,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
+from .drawing import check_attributes, composite, sample_rng, supersampled
+
 #: base RGB of each colour; every scene jitters the shade a little (saturated, hues ~0/50/130/225 deg)
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (222, 38, 38),
@@ -117,9 +119,7 @@ def random_scene(
     layout: str = "positions",
 ) -> Scene:
     """A scene with the given attributes (others drawn uniformly) and random nuisance factors."""
-    for name, value in (("color", color), ("shape", shape), ("position", position)):
-        if value is not None and value not in ATTRIBUTES[name]:
-            raise ValueError(f"unknown {name} {value!r}; expected one of {ATTRIBUTES[name]}")
+    check_attributes(ATTRIBUTES, color=color, shape=shape, position=position)
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
     if layout == "centered" and position not in (None, "center"):
@@ -150,20 +150,19 @@ def coverage(shape: str, center: tuple[float, float], size: float, resolution: i
     Circle of diameter ``size``; axis-aligned square of side ``size``; upward triangle with base and height
     ``size``. ``center`` is the area centroid (for the triangle 1/3 of the height above the base).
     """
-    n = resolution * supersample
-    t = (np.arange(n, dtype=np.float32) + 0.5) / n
-    x, y = t[None, :] - center[0], t[:, None] - center[1]
-    half = size / 2
-    if shape == "circle":
-        inside = x * x + y * y <= half * half
-    elif shape == "square":
-        inside = (np.abs(x) <= half) & (np.abs(y) <= half)
-    elif shape == "triangle":
-        depth = y + 2 * size / 3  # distance below the apex
-        inside = (depth >= 0) & (depth <= size) & (np.abs(x) <= depth / 2)
-    else:
+    if shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r}")
-    return inside.reshape(resolution, supersample, resolution, supersample).mean(axis=(1, 3), dtype=np.float32)
+    half = size / 2
+
+    def inside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if shape == "circle":
+            return x * x + y * y <= half * half
+        if shape == "square":
+            return (np.abs(x) <= half) & (np.abs(y) <= half)
+        depth = y + 2 * size / 3  # triangle: distance below the apex
+        return (depth >= 0) & (depth <= size) & (np.abs(x) <= depth / 2)
+
+    return supersampled(inside, center, resolution, supersample)
 
 
 def render(scene: Scene, resolution: int = 32) -> Image.Image:
@@ -171,9 +170,7 @@ def render(scene: Scene, resolution: int = 32) -> Image.Image:
     t = (np.arange(resolution, dtype=np.float32) + 0.5) / resolution - 0.5
     shade = scene.gradient[0] * t[None, :] + scene.gradient[1] * t[:, None]
     background = np.asarray(scene.background, dtype=np.float32)[None, None, :] + shade[:, :, None]
-    alpha = coverage(scene.shape, scene.center, scene.size, resolution)[:, :, None]
-    pixels = background * (1 - alpha) + np.asarray(scene.rgb, dtype=np.float32) * alpha
-    return Image.fromarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8), "RGB")
+    return composite(background, coverage(scene.shape, scene.center, scene.size, resolution)[:, :, None], scene.rgb)
 
 
 def compose_caption(attributes: dict[str, str], rng: random.Random) -> str:
@@ -193,11 +190,6 @@ def parse_caption(caption: str) -> dict[str, str]:
         if len(values) == 1:
             found[attribute] = values.pop()
     return found
-
-
-def sample_rng(index: int, seed: int) -> random.Random:
-    """The random stream of sample ``index`` of the dataset ``seed`` (independent of every other sample)."""
-    return random.Random((seed & 0xFFFFFFFF) << 40 | index)
 
 
 def sample(index: int, *, seed: int = 0, resolution: int = 32, position_prob: float = 0.5, layout: str = "positions") -> Sample:

@@ -23,6 +23,7 @@ from ..latents import is_seed
 from ..models.config import GeneratorConfig
 from ..models.discriminator import DiscriminatorConfig
 from ..models.generator import TRAIN_MODES
+from ..utils.text import comma_items
 from ..utils.validation import in_range, non_negative, one_of, positive, require
 from .module_class import STOCK_MODULE, is_class_path
 from .recipe_files import RECIPES_DIR, find_recipe, merged_recipe_file  # noqa: F401 - re-exported
@@ -204,7 +205,7 @@ class TrainerSection:
         one_of(str(self.precision), f"{where}.precision", PRECISIONS)
         devices = self.devices
         ok = (devices == "auto" or (isinstance(devices, int) and not isinstance(devices, bool) and (devices == -1 or devices > 0))
-              or (isinstance(devices, str) and all(p.strip().isdigit() for p in devices.split(",") if p.strip()) and devices.strip(", "))
+              or (isinstance(devices, str) and comma_items(devices) and all(p.isdigit() for p in comma_items(devices)))
               or (isinstance(devices, (list, tuple)) and devices and all(isinstance(d, int) and d >= 0 for d in devices)))
         require(bool(ok), f"{where}.devices", f"must be 'auto', -1, a count > 0 or a list of device indices, got {devices!r}")
         require(isinstance(self.num_nodes, int) and self.num_nodes >= 1, f"{where}.num_nodes", f"must be >= 1, got {self.num_nodes!r}")

@@ -8,6 +8,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from ...utils.text import comma_items
 from ...utils.validation import in_range, known_fields, one_of, positive, require
 
 #: DiffAugment policy of the projected discriminator (paper Sec. 3.2, as in Projected GANs)
@@ -81,8 +82,7 @@ class DiscriminatorConfig:
 
         for key in ("cmap_dim", "head_kernel_size", "group_size"):
             positive(getattr(self, key), f"{where}.{key}")
-        names = [n.strip() for n in str(self.diffaug).split(",") if n.strip()]
-        bad = [n for n in names if n not in POLICIES]
+        bad = [n for n in comma_items(str(self.diffaug)) if n not in POLICIES]
         require(not bad, f"{where}.diffaug", f"has unknown policies {bad}; valid: {sorted(POLICIES)}")
         in_range(self.p_crop, f"{where}.p_crop", 0.0, 1.0)
         self.feature_network.validate(f"{where}.feature_network")
