@@ -80,3 +80,10 @@ def test_imports_look_down_only():
 def test_the_allowed_exceptions_are_still_needed():
     edges = imports()
     assert all(pair in edges for pair in ALLOWED_UP), [pair for pair in ALLOWED_UP if pair not in edges]
+
+
+def test_modules_stay_small():
+    """Every module of the package stays under 400 lines: one job each, readable top to bottom."""
+    sizes = {path.relative_to(ROOT).as_posix(): len(path.read_text().splitlines()) for path in ROOT.rglob("*.py")}
+    assert len(sizes) > 100 and max(sizes.values()) > 200  # the count works
+    assert not {name: n for name, n in sizes.items() if n >= 400}
