@@ -7,6 +7,8 @@ import torch
 from torch import nn
 
 from stylegan_t.augment import DiffAugment
+from stylegan_t.constants import IMAGENET_MEAN, IMAGENET_STD
+from stylegan_t.images import pretrained_input
 from stylegan_t.models.discriminator import DiscHead, FeatureNetwork, ProjectedDiscriminator
 from stylegan_t.training import StyleGANT
 
@@ -25,7 +27,7 @@ class ResNetFeatures(FeatureNetwork):
         self.freeze()
 
     def forward(self, x):
-        x = nn.functional.interpolate(x, size=(self.input_size, self.input_size), mode="area")
+        x = pretrained_input(x, size=self.input_size, mean=IMAGENET_MEAN, std=IMAGENET_STD)  # ImageNet-trained
         return {name: f.flatten(2) for name, f in zip(self.channels, self.net(x))}
 
 
