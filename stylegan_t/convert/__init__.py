@@ -1,9 +1,9 @@
 """Converters for checkpoints of the original StyleGAN-T release: state dicts, and training snapshots
 (``network-snapshot-*.pkl``, read without running code from them: :mod:`.safe_pickle`, docs/convert.md)."""
 from ..persistence.strict import StateMismatchError
-from .generator import generator_from_official, load_state_dict_strict
+from .generator import generator_from_official
 
-__all__ = ["StateMismatchError", "generator_from_official", "load_state_dict_strict"]
+__all__ = ["StateMismatchError", "generator_from_official"]
 
 from .discriminator import discriminator_from_official, discriminator_to_official  # noqa: E402
 

@@ -21,8 +21,7 @@ from ..models.discriminator import (
 )
 from ..models.discriminator.feature_networks import strip_prefixes
 from ..nn.spectral import ORIGINAL_SN_KEYS, rename_legacy_spectral_key
-from ..persistence.strict import StateMismatchError
-from .generator import load_state_dict_strict
+from ..persistence.strict import StateMismatchError, load_state_strict
 
 #: (original sub-module of a head, ours)
 _HEAD_MODULES = (
@@ -111,7 +110,7 @@ def discriminator_from_official(
     if unknown or missing:
         raise StateMismatchError("official discriminator state dict", unexpected=sorted(unknown), missing=sorted(missing))
     prefix = len("heads.")
-    load_state_dict_strict(D.heads, {k[prefix:]: v for k, v in heads.items()}, what="official discriminator heads")
+    load_state_strict(D.heads, {k[prefix:]: v for k, v in heads.items()}, source="official discriminator heads")
     if dino:
         backbone = strip_prefixes(dino, ("dino.", "model."))
         backbone = {k: v.float() if v.is_floating_point() else v for k, v in backbone.items()}

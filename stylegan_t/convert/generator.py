@@ -26,11 +26,6 @@ def rename_official_generator_key(key: str) -> str:
     return key
 
 
-def load_state_dict_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor], *, what: str) -> None:
-    """The persistence layer's strict load (every bad key listed, dtypes cast) under the converter's name."""
-    load_state_strict(module, state, source=what)
-
-
 def generator_from_official(
     state_dict: Mapping[str, torch.Tensor],
     *,
@@ -71,5 +66,5 @@ def generator_from_official(
                 raise ValueError(f"{key}: unsupported resampling filter (expected {list(RESAMPLE_TAPS)})")
             continue
         state[rename_official_generator_key(key)] = value
-    load_state_dict_strict(generator, state, what="official StyleGAN-T generator state dict")
+    load_state_strict(generator, state, source="official StyleGAN-T generator state dict")
     return generator

@@ -12,11 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..convert.generator import load_state_dict_strict
 from ..convert.snapshot import discriminator_from_snapshot, generator_from_snapshot, read_snapshot
 from ..models.discriminator import ProjectedDiscriminator
 from ..models.generator import TRAIN_MODES, Generator
-from ..persistence import settle_tower_reference
+from ..persistence import load_state_strict, settle_tower_reference
 from ..persistence.training_layout import CheckpointMeta, lightning_checkpoint
 from .checkpoint_io import atomic_torch_save
 from .module import StyleGANT
@@ -46,11 +45,11 @@ def training_checkpoint(recipe: Recipe, *, G: Generator, G_ema: Generator, D: Pr
                         images_seen: int = 0) -> dict[str, Any]:
     """The checkpoint dict (Lightning layout) of a ``StyleGANT`` built from ``recipe`` holding G, G_ema and D."""
     model = StyleGANT(recipe)
-    load_state_dict_strict(model.generator, G.state_dict(), what="converted G")
+    load_state_strict(model.generator, G.state_dict(), source="converted G")
     if not settle_tower_reference(model.generator):  # the snapshot's towers are not the file's: kept by value
         model.keep_tower_by_value()
-    load_state_dict_strict(model.generator_ema.module, G_ema.state_dict(), what="converted G_ema")
-    load_state_dict_strict(model.discriminator, D.state_dict(), what="converted D")
+    load_state_strict(model.generator_ema.module, G_ema.state_dict(), source="converted G_ema")
+    load_state_strict(model.discriminator, D.state_dict(), source="converted D")
     model.generator.set_train_mode(recipe.model.train_mode)
     d_opt, g_opt = model.configure_optimizers()  # fresh Adam states: the snapshot has none
     return lightning_checkpoint(
