@@ -82,7 +82,7 @@ def image_tower_probe(clip_spec: str, *, num_train: int = 2048, num_test: int = 
                 for key, f in net(chunk).items():  # [B, C, N]
                     out.setdefault(f"{names[key]}, mean of tokens", []).append(f.mean(-1))
                     out.setdefault(f"{names[key]}, all tokens", []).append(f.flatten(1))
-                x = ((chunk + 1) / 2 - net.mean) / net.std
+                x = net.preprocess(chunk)  # the tower's own input: resized and normalised as the discriminator's
                 out.setdefault("final image embedding", []).append(clip.encode_image(x, normalize=True))
         return {k: (v if isinstance(v, torch.Tensor) else torch.cat(v)) for k, v in out.items()}
 
