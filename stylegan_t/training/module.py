@@ -24,6 +24,7 @@ from ..persistence.frozen import FrozenByReference
 from ..persistence.references import open_clip_weights_file
 from ..persistence.training_layout import PARTS, CheckpointMeta
 from .ema import GeneratorEMA
+from .frozen_parts import frozen_training_networks
 from .init_from import load_init_weights
 from .module_class import class_path
 from .optim import make_adam
@@ -294,22 +295,7 @@ class StyleGANT(FrozenByReference, L.LightningModule):
 
     def frozen_networks(self) -> dict[str, tuple[torch.nn.Module, dict[str, Any]]]:
         """``{state-dict prefix: (module, spec)}`` of the frozen networks rebuilt from the recipe, not stored."""
-        out: dict[str, tuple[torch.nn.Module, dict[str, Any]]] = {}
-        te = self.generator.text_encoder
-        if te is not None and te.by_reference and self.recipe.model.train_mode != "text_encoder":
-            spec = {"network": "text_encoder", **te.spec()}
-            out[PARTS.of("generator", "text_encoder")] = (te, spec)
-            if self.generator_ema.module.mapping.text_encoder is te:
-                out[PARTS.of("generator_ema", "text_encoder")] = (te, spec)
-        spec_of = getattr(self.discriminator, "feature_network_spec", None)
-        spec = spec_of() if callable(spec_of) else None
-        if spec is not None:  # a backbone built from the config; one a subclass builds itself is stored by value
-            out[PARTS.of("discriminator", "feature_network")] = (self.discriminator.feature_network, spec)
-        if self.clip_guidance is not None:
-            loss = self.recipe.loss
-            spec = {"network": "clip_guidance", "model": loss.clip_model, "pretrained": loss.clip_pretrained}
-            out[PARTS.clip_guidance] = (self.clip_guidance, spec)
-        return out
+        return frozen_training_networks(self)
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
         tower = PARTS.of("generator", "text_encoder") + "."
