@@ -9,9 +9,11 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_info
 
 from ..persistence.formats import CHECKPOINT_META
 from ..utils.progress import is_terminal
+from .auto_precision import resolve_training_precision
 from .callbacks import FinalCheckpoint, NonFiniteLossMonitor, PlainProgressBar, SampleGrid, StopAtKimg, Throughput
 from .checkpoint_io import AtomicCheckpointIO, load_checkpoint_file, resolve_resume
 from .known_noise import without_known_noise
@@ -244,11 +246,15 @@ def fit(
     check_run_dir(run_dir)
     L.seed_everything(recipe.run.seed, workers=True, verbose=False)
     with without_known_noise(resuming=resume is not None):  # Lightning's messages the user cannot act on (each one named there)
+        model = module_class(recipe)
+        world_size = world_size_of(recipe.trainer.to_kwargs())
+        recipe, chosen = resolve_training_precision(recipe, model, world_size=world_size)  # precision auto: measured
         trainer = build_trainer(recipe, extra_callbacks=extra_callbacks)
         if trainer.global_rank == 0:
+            if chosen:
+                rank_zero_info(chosen)
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "recipe.yaml").write_text(recipe_to_yaml(recipe))
-        model = module_class(recipe)
         datamodule = datamodule or build_datamodule(recipe, trainer.world_size)
         # weights_only=True: a hostile checkpoint cannot run code, whatever torch's default is set to.
         trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None, weights_only=True)

@@ -172,9 +172,10 @@ class EvalSection:
         require(math.isfinite(self.truncation_psi), f"{where}.truncation_psi", "must be finite")
 
 
-#: accelerators and precisions lightning.Trainer understands (strings a recipe can hold)
+#: accelerators and precisions lightning.Trainer understands (strings a recipe can hold); precision ``auto``: the faster
+#: of 32-true and bf16-mixed on this device and model, measured when the run starts (:mod:`.auto_precision`)
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
-PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64", "32", "16", "bf16")
+PRECISIONS = ("auto", "64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64", "32", "16", "bf16")
 
 
 @dataclass
