@@ -23,7 +23,7 @@ from .latents import seed_latent
 from .models.generator import Generator
 from .models.synthesis import NOISE_MODES
 from .persistence import read_generator_and_info, write_pretrained
-from .precision import PrecisionChoice, check_precision, compute_precision, measure_precision
+from .precision import PrecisionChoice, check_precision, compute_precision, measure_precision, unmeasured_choice
 
 Prompts = str | Sequence[str] | torch.Tensor
 OUTPUT_TYPES = ("pil", "tensor")
@@ -107,6 +107,8 @@ class StyleGANTPipeline:
         if self.precision_choice is None:
             if self.precision != "auto":
                 self.precision_choice = PrecisionChoice(self.precision)
+            elif unmeasured_choice(self.device) is not None:
+                self.precision_choice = unmeasured_choice(self.device)
             else:
                 g = self.generator
                 z = torch.randn(min(batch_size, 4), g.z_dim, generator=torch.Generator().manual_seed(0)).to(self.device)

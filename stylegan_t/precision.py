@@ -27,8 +27,12 @@ class PrecisionChoice:
     precision: str
     fp32_s: float | None = None
     bf16_s: float | None = None
+    #: why ``auto`` chose without measuring, e.g. a CPU without bf16 instructions
+    reason: str = ""
 
     def describe(self) -> str:
+        if self.reason:
+            return f"precision auto -> {self.precision} ({self.reason})"
         if self.fp32_s is None or self.bf16_s is None:
             return f"precision {self.precision}"
         return (f"precision auto -> {self.precision} (measured here: fp32 {self.fp32_s * 1000:.0f} ms, "
@@ -49,6 +53,25 @@ def compute_precision(precision: str, device: torch.device) -> Iterator[None]:
             yield
     else:
         yield
+
+
+def bf16_units(device: torch.device) -> str | None:
+    """The bf16 arithmetic ``device`` has in hardware (``"CUDA"``, ``"AMX"``, ``"AVX512-BF16"``; other device types
+    by name), or None for a CPU that has neither AMX nor AVX512-BF16, where bf16 is emulated and many times slower."""
+    if device.type != "cpu":
+        return device.type.upper()
+    for name, check in (("AMX", "_is_amx_tile_supported"), ("AVX512-BF16", "_is_avx512_bf16_supported")):
+        if getattr(torch.cpu, check, lambda: False)():
+            return name
+    return None
+
+
+def unmeasured_choice(device: torch.device) -> PrecisionChoice | None:
+    """``auto`` decided without timing: fp32 on a CPU without bf16 instructions (a bf16 pass there can take minutes
+    at the paper's sizes, only to lose); None where the two must be measured."""
+    if bf16_units(device) is None:
+        return PrecisionChoice("fp32", reason="this CPU has no bf16 instructions (AMX or AVX512-BF16): not measured")
+    return None
 
 
 def measure_precision(run: Callable[[str], object], *, repeats: int = 3,

@@ -141,6 +141,9 @@ def test_generate_cli_with_the_shipped_model(tmp_path, capsys):
     assert main(["generate", "--model", "nope", "--prompt", "x", "--outdir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no shipped model named 'nope'" in err[0]
+    assert main(["generate", "--model", str(tmp_path), "--prompt", "x", "--outdir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()  # a folder given to --model: say where it goes instead
+    assert len(err) == 1 and f"give the model '{tmp_path}' without --model, as PATH" in err[0]
 
 
 def test_interpolate_cli_with_the_shipped_model(tmp_path):

@@ -45,6 +45,9 @@ def test_auto_keeps_fp32_unless_bf16_is_clearly_faster(fp32, bf16, chosen):
 
 def test_pipeline_measures_once_and_generates_in_the_choice(monkeypatch, tiny_clip):
     import stylegan_t.pipeline as pipeline_module
+    import stylegan_t.precision as precision_module
+
+    monkeypatch.setattr(precision_module, "bf16_units", lambda device: "AMX")  # measured whatever this CPU has
 
     measured = []
 
@@ -76,3 +79,24 @@ def test_generate_says_which_precision_it_chose(tmp_path, capsys, tiny_clip):
     assert "precision bf16" in capsys.readouterr().out
     assert main(["generate", str(path), "--prompt", "x", "--outdir", str(out), "--precision", "fp16"]) == 2
     assert "invalid choice: 'fp16'" in capsys.readouterr().err
+
+
+def test_a_cpu_without_bf16_instructions_is_not_measured(monkeypatch, tiny_clip):
+    """On such a CPU (e.g. AMD EPYC with AVX2 only) bf16 is emulated: a lite 64 px pass takes minutes, only to lose."""
+    import stylegan_t.pipeline as pipeline_module
+    import stylegan_t.precision as precision_module
+
+    monkeypatch.setattr(precision_module, "bf16_units", lambda device: None)
+    monkeypatch.setattr(pipeline_module, "measure_precision", lambda *a, **k: pytest.fail("measured"))
+    pipe = StyleGANTPipeline(tiny_generator(TextEncoderConfig(model=tiny_clip)), device="cpu", precision="auto")
+    choice = pipe.resolve_precision()
+    assert choice.precision == "fp32" and "no bf16 instructions" in choice.describe()
+
+
+def test_bf16_units_of_devices():
+    from stylegan_t.precision import bf16_units, unmeasured_choice
+
+    assert bf16_units(torch.device("cuda")) == "CUDA" and unmeasured_choice(torch.device("cuda")) is None  # measured
+    cpu = bf16_units(torch.device("cpu"))
+    assert cpu in ("AMX", "AVX512-BF16", None)
+    assert (unmeasured_choice(torch.device("cpu")) is None) == (cpu is not None)

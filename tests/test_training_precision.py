@@ -11,6 +11,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stylegan_t.errors import RecipeError  # noqa: E402
+from stylegan_t import precision as precision_module  # noqa: E402
 from stylegan_t.precision import PrecisionChoice  # noqa: E402
 from stylegan_t.training import auto_precision  # noqa: E402
 from stylegan_t.training.fit import fit  # noqa: E402
@@ -18,6 +19,12 @@ from stylegan_t.training.module import StyleGANT  # noqa: E402
 from stylegan_t.training.recipe import load_recipe  # noqa: E402
 
 TINY = ["model.generator.img_resolution=16", "optim.batch_size=4", "optim.micro_batch_size=2"]
+
+
+@pytest.fixture()
+def bf16_cpu(monkeypatch):
+    """This CPU as one with bf16 instructions (AMX), whatever the test machine has: the choice is then measured."""
+    monkeypatch.setattr(precision_module, "bf16_units", lambda device: "AMX")
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +48,7 @@ def fake_measure(chosen: str, seen: list):
 
 
 @pytest.mark.parametrize("chosen,expected", [("fp32", "32-true"), ("bf16", "bf16-mixed")])
-def test_auto_measures_the_real_step_and_resolves(monkeypatch, chosen, expected):
+def test_auto_measures_the_real_step_and_resolves(monkeypatch, bf16_cpu, chosen, expected):
     recipe = load_recipe("tiny-cpu", TINY + ["trainer.precision=auto", "trainer.accelerator=cpu"])
     module = StyleGANT(recipe)
     seen: list = []
@@ -70,12 +77,20 @@ def test_fixed_precision_and_several_cpu_processes_are_not_measured(monkeypatch)
     assert resolved.trainer.precision == "32-true" and "2 CPU processes" in line
 
 
+def test_a_cpu_without_bf16_instructions_trains_in_fp32_unmeasured(monkeypatch):
+    monkeypatch.setattr(precision_module, "bf16_units", lambda device: None)
+    monkeypatch.setattr(auto_precision, "measure_precision", lambda *a, **k: pytest.fail("measured"))
+    auto = load_recipe("tiny-cpu", TINY + ["trainer.precision=auto", "trainer.accelerator=cpu"])
+    resolved, line = auto_precision.resolve_training_precision(auto, None)
+    assert resolved.trainer.precision == "32-true" and "no bf16 instructions" in line
+
+
 def test_unknown_precision_is_one_line():
     with pytest.raises(RecipeError, match="trainer.precision"):
         load_recipe("tiny-cpu", ["trainer.precision=fastest"])
 
 
-def test_fit_with_auto_trains_in_the_choice(monkeypatch, tmp_path, shards, capsys):
+def test_fit_with_auto_trains_in_the_choice(monkeypatch, bf16_cpu, tmp_path, shards):
     monkeypatch.setattr(auto_precision, "measure_precision", lambda run, **kw: PrecisionChoice("bf16", 0.04, 0.01))
     recipe = load_recipe("tiny-cpu", TINY + [
         f"data.urls={shards['folder']}", f"run.dir={tmp_path}", "trainer.enable_progress_bar=false", "trainer.logger=false",

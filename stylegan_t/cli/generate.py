@@ -66,8 +66,13 @@ def check_common_arguments(args: argparse.Namespace) -> None:
     if (args.path is None) == (args.model is None):
         raise UserError("give either a model file (PATH) or --model NAME, e.g. --model emoji")
     if args.model is not None:
-        from ..weights import shipped_model
+        from pathlib import Path
 
+        from ..weights import SHIPPED, shipped_model
+
+        if args.model not in SHIPPED and Path(args.model).exists():
+            raise UserError(f"--model takes a shipped model's name ({', '.join(sorted(SHIPPED))}); give the model "
+                            f"'{args.model}' without --model, as PATH")
         shipped_model(args.model)  # an unknown name fails here, in one line
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")

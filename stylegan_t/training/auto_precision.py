@@ -12,7 +12,7 @@ import dataclasses
 
 import torch
 
-from ..precision import PrecisionChoice, compute_precision, measure_precision
+from ..precision import PrecisionChoice, compute_precision, measure_precision, unmeasured_choice
 from .recipe import Recipe
 
 #: what ``auto`` resolves to, by the measured choice
@@ -65,6 +65,9 @@ def resolve_training_precision(recipe: Recipe, module: torch.nn.Module, *, world
     elif world_size > 1:
         chosen = "32-true"
         line = f"trainer.precision auto -> 32-true ({world_size} CPU processes: not measured, fp32 on every rank)"
+    elif unmeasured_choice(torch.device("cpu")) is not None:
+        chosen = "32-true"
+        line = f"trainer.precision auto -> 32-true ({unmeasured_choice(torch.device('cpu')).reason})"
     else:
         micro = recipe.optim.micro_batch_size
         choice = measure_training_precision(module, micro)
