@@ -146,3 +146,27 @@ def test_word_check_prompts_and_caption_words():
     assert len({p.text for p in prompts[:6]}) == 6 and prompts[0].text == "a {color} {shape}".format(**prompts[0].attributes)
     with pytest.raises(PretrainClipError, match="names none"):
         template_prompts("a thing", {"color": ("red", "blue")}, 4)
+
+
+def test_default_steps_are_passes_over_the_training_split(shards, monkeypatch, tmp_path):
+    """``steps: None`` (the CLI's default) counts the training samples from the tar headers and trains
+    AUTO_PASSES passes over them, clipped to [AUTO_MIN_STEPS, AUTO_MAX_STEPS]."""
+    from stylegan_t.clip_pretraining import config as config_module
+    from stylegan_t.clip_pretraining.config import AUTO_MAX_STEPS, AUTO_MIN_STEPS, AUTO_PASSES, auto_steps
+    from stylegan_t.clip_pretraining.data import count_training_samples, find_shards
+
+    assert auto_steps(7782, 128) == 2432 == -(-AUTO_PASSES * 7782 // 128)  # the rotated shapes' training split
+    assert auto_steps(100, 128) == AUTO_MIN_STEPS and auto_steps(10**7, 128) == AUTO_MAX_STEPS
+    cfg = PretrainClipConfig(batch_size=32, holdout_fraction=0.25)
+    assert cfg.steps is None
+    urls = find_shards(str(shards))
+    train = count_training_samples(urls, cfg)
+    keys = [m.name.rsplit(".", 1)[0] for u in urls for m in tarfile.open(u) if m.name.endswith(".png")]
+    assert train == sum(not is_held_out(k, 0.25) for k in keys) and 100 < train < 160
+    monkeypatch.setattr(config_module, "AUTO_MIN_STEPS", 1)  # a test-sized budget: 40 passes of ~120 at 32 = ~150
+    monkeypatch.setattr(config_module, "AUTO_PASSES", 2)
+    result = pretrain_clip(str(shards), tmp_path / "clip", cfg, progress=False)
+    assert result.steps == -(-2 * train // 32)
+    record = json.loads((tmp_path / "clip" / "pretrain_clip.json").read_text())
+    assert record["steps"] == result.steps and record["settings"]["steps"] is None
+    assert pretrain_clip(str(shards), tmp_path / "clip", cfg, progress=False).reused

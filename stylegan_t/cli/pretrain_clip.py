@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..clip_pretraining.config import PretrainClipConfig
+from ..clip_pretraining.config import AUTO_MAX_STEPS, AUTO_MIN_STEPS, AUTO_PASSES, PretrainClipConfig
 
 _DEFAULTS = PretrainClipConfig()
 
@@ -17,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("shards", help="shards written by `stylegan-t make-shards`: a folder of .tar files, a brace pattern or a glob")
     parser.add_argument("out", help="output folder (open_clip_config.json, open_clip_model.safetensors, pretrain_clip.json)")
     parser.add_argument("--model", default=_DEFAULTS.model, help=f"open_clip architecture (default {_DEFAULTS.model}, 32x32 images)")
-    parser.add_argument("--steps", type=int, default=_DEFAULTS.steps, help=f"optimizer steps (default {_DEFAULTS.steps})")
+    parser.add_argument("--steps", type=int, default=_DEFAULTS.steps,
+                        help=f"optimizer steps (default: {AUTO_PASSES} passes over the training samples, "
+                             f"{AUTO_MIN_STEPS} to {AUTO_MAX_STEPS} steps)")
     parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size,
                         help=f"image-caption pairs per step; larger gives more negatives (default {_DEFAULTS.batch_size})")
     parser.add_argument("--lr", type=float, default=_DEFAULTS.lr, help=f"peak AdamW learning rate (default {_DEFAULTS.lr:g})")
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if result.reused:
         print(f"{args.out} already holds a CLIP trained with these settings on these shards: reused (--force retrains)")
     else:
-        print(f"trained in {result.seconds:.0f} s, final contrastive loss {result.final_loss:.3f}")
+        print(f"trained {result.steps} steps in {result.seconds:.0f} s, final contrastive loss {result.final_loss:.3f}")
     print(format_scores(result.scores) if result.scores else "no held-out samples: no retrieval score (raise --holdout-fraction)")
     print(f"Use it in a recipe as text encoder, feature network and guidance CLIP: model: {result.spec}")
     return 0

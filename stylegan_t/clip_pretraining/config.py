@@ -6,6 +6,7 @@ trained on them with the CLIP objective is the general substitute; these are its
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -14,6 +15,17 @@ from ..errors import UserError
 
 class PretrainClipError(UserError, ValueError):
     """Bad input to CLIP pretraining: no shards, no usable sample, an unknown architecture or setting."""
+
+
+#: ``steps: None`` trains this many passes over the training split, within [AUTO_MIN_STEPS, AUTO_MAX_STEPS]. Measured on
+#: 8192 rotated-shape images (docs/own-data.md): 10 passes left the image tower blind to shape (a linear probe
+#: 58%), 40 passes read it (80%) and separated captions differing in one word
+AUTO_PASSES, AUTO_MIN_STEPS, AUTO_MAX_STEPS = 40, 600, 4000
+
+
+def auto_steps(train_samples: int, batch_size: int) -> int:
+    """Steps for :data:`AUTO_PASSES` passes over ``train_samples`` at ``batch_size``, clipped to the CPU budget range."""
+    return max(AUTO_MIN_STEPS, min(AUTO_MAX_STEPS, math.ceil(AUTO_PASSES * train_samples / batch_size)))
 
 
 @dataclass
@@ -27,7 +39,8 @@ class PretrainClipConfig:
     """
 
     model: str = "stylegan-t-tiny"
-    steps: int = 600
+    #: optimizer steps; None: :func:`auto_steps` of the training split's size
+    steps: int | None = None
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 0.05
@@ -41,7 +54,7 @@ class PretrainClipConfig:
 
     def __post_init__(self) -> None:
         checks = {
-            "steps": self.steps >= 1,
+            "steps": self.steps is None or self.steps >= 1,
             "batch_size": self.batch_size >= 2,  # a contrastive batch needs negatives
             "lr": self.lr > 0,
             "weight_decay": self.weight_decay >= 0,

@@ -78,6 +78,15 @@ def _decoded(sample: dict, cfg: PretrainClipConfig, resolution: int) -> tuple[to
         return None
 
 
+def count_training_samples(shards: list[str], cfg: PretrainClipConfig) -> int:
+    """Samples (keys) of the training split, from the tar headers alone (no member is read or decoded)."""
+    count = 0
+    for url in shards:
+        for sample in read_tar_samples(url, keep=set(), on_error=lambda *_: None):
+            count += not is_held_out(sample["__key__"], cfg.holdout_fraction)
+    return count
+
+
 def scan_held_out(shards: list[str], cfg: PretrainClipConfig, resolution: int) -> HeldOut:
     """Read shards until ``eval_samples`` held-out samples and one training sample are found (or all are read).
 

@@ -10,6 +10,7 @@ call with the same settings and shards reuse the model instead of training again
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -22,8 +23,8 @@ from ..constants import CLIP_MEAN, CLIP_STD
 from ..images import pretrained_input
 from ..models.open_clip_loader import create_open_clip
 from ..utils.atomic import atomic_path
-from .config import PretrainClipConfig, PretrainClipError
-from .data import find_shards, fingerprint, scan_held_out, training_batches
+from .config import PretrainClipConfig, PretrainClipError, auto_steps
+from .data import count_training_samples, find_shards, fingerprint, scan_held_out, training_batches
 from .retrieval import embed, retrieval_scores
 
 MARKER = "pretrain_clip.json"
@@ -40,6 +41,8 @@ class PretrainClipResult:
     reused: bool = False
     final_loss: float | None = None
     seconds: float = 0.0
+    #: optimizer steps trained (``steps: None`` resolved), None when reused from an older folder
+    steps: int | None = None
 
 
 def _architecture(name: str) -> dict:
@@ -134,12 +137,15 @@ def pretrain_clip(
     spec = f"local-dir:{out}"
     saved = None if force else _reusable(out, record)
     if saved is not None:
-        return PretrainClipResult(spec, saved.get("retrieval", {}), reused=True, final_loss=saved.get("final_loss"))
+        return PretrainClipResult(spec, saved.get("retrieval", {}), reused=True, final_loss=saved.get("final_loss"),
+                                  steps=saved.get("steps"))
 
     architecture = _architecture(cfg.model)
     size = architecture["vision_cfg"]["image_size"]
     resolution = int(size[0] if isinstance(size, (list, tuple)) else size)
     held_out = scan_held_out(urls, cfg, resolution)
+    if cfg.steps is None:  # auto: a number of passes over the training split
+        cfg = dataclasses.replace(cfg, steps=auto_steps(count_training_samples(urls, cfg), cfg.batch_size))
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
         torch.manual_seed(cfg.seed)
@@ -153,6 +159,7 @@ def pretrain_clip(
         scores = retrieval_scores(*features, held_out.captions)
     seconds = time.perf_counter() - start
     _save(model, out, architecture, resolution)
-    record.update(final_loss=loss_value, retrieval=scores, train_seconds=round(seconds, 1), resolution=resolution)
+    record.update(final_loss=loss_value, retrieval=scores, train_seconds=round(seconds, 1), resolution=resolution,
+                  steps=cfg.steps)
     (out / MARKER).write_text(json.dumps(record, indent=1))
-    return PretrainClipResult(spec, scores, reused=False, final_loss=loss_value, seconds=seconds)
+    return PretrainClipResult(spec, scores, reused=False, final_loss=loss_value, seconds=seconds, steps=cfg.steps)
