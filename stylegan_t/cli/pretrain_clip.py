@@ -31,15 +31,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"held-out samples scored at the end (default {_DEFAULTS.eval_samples})")
     parser.add_argument("--caption-key", default=_DEFAULTS.caption_key, help="caption member: txt, json:field or another name")
     parser.add_argument("--workers", type=int, default=_DEFAULTS.num_workers, help="data loader processes (default 0: decode in-process)")
+    parser.add_argument("--attribute", action="append", default=[], metavar="NAME=V1,V2,...",
+                        help="words your captions use for one attribute, e.g. shape=circle,square,triangle (repeat per "
+                             "attribute): after training, a readiness report says whether the CLIP's image and text "
+                             "features separate them")
     parser.add_argument("--force", action="store_true", help="train again even if OUT holds a model trained alike")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..clip_pretraining import PretrainClipConfig, format_scores, pretrain_clip
+    from ..clip_pretraining.readiness import format_readiness, readiness, save_readiness
+    from ..clip_pretraining.word_check import parse_attribute
     from ..errors import UserError
 
     try:
+        attributes = dict(parse_attribute(a) for a in args.attribute)
         cfg = PretrainClipConfig(
             model=args.model, steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
             seed=args.seed, holdout_fraction=args.holdout_fraction, eval_samples=args.eval_samples,
@@ -55,4 +62,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"trained {result.steps} steps in {result.seconds:.0f} s, final contrastive loss {result.final_loss:.3f}")
     print(format_scores(result.scores) if result.scores else "no held-out samples: no retrieval score (raise --holdout-fraction)")
     print(f"Use it in a recipe as text encoder, feature network and guidance CLIP: model: {result.spec}")
+    if attributes:
+        try:
+            report = readiness(args.out, args.shards, attributes)
+        except UserError as err:
+            print(f"stylegan-t pretrain-clip: readiness report: {err}", file=sys.stderr)
+            return 2
+        save_readiness(args.out, report)
+        print(format_readiness(report))
     return 0

@@ -29,7 +29,7 @@ from ..metrics.prompt_alignment import Prompt
 from ..models.open_clip_loader import image_settings
 from ..utils.text import comma_items
 from .config import PretrainClipConfig, PretrainClipError
-from .data import find_shards, scan_held_out
+from .data import HeldOut, find_shards, scan_held_out
 from .train import MARKER
 
 NONE = "none"
@@ -65,26 +65,33 @@ class WordProbe:
         return {a: self.attributes[a][int((c @ f).argmax())] for a, c in self.centroids.items()}
 
 
+def held_out_split(clip_dir: str | Path, shards: str | list[str], resolution: int, *, max_samples: int = 4000) -> HeldOut:
+    """Up to ``max_samples`` samples of the split ``pretrain-clip`` kept out of ``clip_dir``'s training, decoded."""
+    try:
+        settings = json.loads((Path(str(clip_dir).removeprefix("local-dir:")) / MARKER).read_text())["settings"]
+    except (OSError, ValueError, KeyError):
+        settings = {}
+    cfg = PretrainClipConfig(holdout_fraction=settings.get("holdout_fraction", PretrainClipConfig.holdout_fraction),
+                             caption_key=settings.get("caption_key", "txt"), eval_samples=max_samples)
+    return scan_held_out(find_shards(shards), cfg, resolution)
+
+
 def _centroids(features: torch.Tensor, labels: list[int], n: int) -> torch.Tensor:
     return F.normalize(torch.stack([features[[i for i, y in enumerate(labels) if y == v]].mean(0) for v in range(n)]), dim=-1)
 
 
 def fit_word_probe(
-    clip_dir: str | Path, shards: str | list[str], attributes: dict[str, tuple[str, ...]], *, max_samples: int = 4000
+    clip_dir: str | Path, shards: str | list[str], attributes: dict[str, tuple[str, ...]], *, max_samples: int = 4000,
+    held: HeldOut | None = None,
 ) -> WordProbe:
-    """Centroids from the held-out split of ``shards`` that ``pretrain-clip`` kept out of ``clip_dir``'s training."""
+    """Centroids from the held-out split of ``shards`` that ``pretrain-clip`` kept out of ``clip_dir``'s training
+    (``held``: that split, already read by :func:`held_out_split`)."""
     from ..models.open_clip_loader import load_open_clip
 
     clip_dir = Path(str(clip_dir).removeprefix("local-dir:"))
-    try:
-        settings = json.loads((clip_dir / MARKER).read_text())["settings"]
-    except (OSError, ValueError, KeyError):
-        settings = {}
-    cfg = PretrainClipConfig(holdout_fraction=settings.get("holdout_fraction", PretrainClipConfig.holdout_fraction),
-                             caption_key=settings.get("caption_key", "txt"), eval_samples=max_samples)
     model, _ = load_open_clip(f"local-dir:{clip_dir}")
     model.eval()
-    held = scan_held_out(find_shards(shards), cfg, image_settings(model.visual)[0][0])
+    held = held or held_out_split(clip_dir, shards, image_settings(model.visual)[0][0], max_samples=max_samples)
     probe = WordProbe(model, attributes, {}, {}, {})
     features = torch.cat([probe.features(held.images[i : i + 256]) for i in range(0, len(held.captions), 256)])
     for attribute, values in attributes.items():
@@ -128,5 +135,5 @@ def parse_attribute(text: str) -> tuple[str, tuple[str, ...]]:
     name, _, values = text.partition("=")
     words = tuple(comma_items(values))
     if not name.strip() or len(words) < 2:
-        raise PretrainClipError(f"word check: --attribute must look like name=value1,value2[,...], got {text!r}")
+        raise PretrainClipError(f"--attribute must look like name=value1,value2[,...], got {text!r}")
     return name.strip(), words

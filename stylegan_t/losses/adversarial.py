@@ -15,7 +15,11 @@ def g_nonsaturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.float().mean()
 
 
-def mismatched_conditions(c: torch.Tensor, *, max_cosine: float = 0.9) -> tuple[torch.Tensor, torch.Tensor]:
+#: conditionings at or above this cosine count as paraphrases of each other: no negative for the matching-aware term
+PARAPHRASE_COSINE = 0.9
+
+
+def mismatched_conditions(c: torch.Tensor, *, max_cosine: float = PARAPHRASE_COSINE) -> tuple[torch.Tensor, torch.Tensor]:
     """Each sample's conditioning swapped for its neighbour's (``c.roll(1)``), and a mask of the pairs that
     really differ (cosine < ``max_cosine``): a paraphrase of the own caption is no negative."""
     wrong = c.roll(1, dims=0)
