@@ -36,6 +36,19 @@ def test_mismatched_conditions_skip_paraphrases():
     assert keep.tolist() == [True, True, False, True]
 
 
+def test_hardest_mismatch_is_the_most_similar_caption_that_is_no_paraphrase():
+    """Conditionings 'red circle' / 'red square' (cosine 0.8) / 'blue circle' (0) / a paraphrase of 'red circle':
+    the hardest negative of 'red circle' is 'red square', never its paraphrase or itself."""
+    e = torch.eye(4)
+    red_circle, red_square = e[0], 0.8 * e[0] + 0.6 * e[1]
+    c = torch.stack([red_circle, red_square, e[2], F.normalize(red_circle + 0.01 * e[3], dim=0)])
+    wrong, keep = mismatched_conditions(c, hardest=True)
+    assert keep.tolist() == [True, True, True, True]
+    assert torch.equal(wrong[0], red_square) and torch.equal(wrong[3], red_square) and torch.equal(wrong[1], c[0])
+    alone = torch.stack([red_circle, red_circle.clone()])  # only a paraphrase in the batch: no negative at all
+    assert mismatched_conditions(alone, hardest=True)[1].tolist() == [False, False]
+
+
 def test_mismatch_loss_counts_only_kept_pairs():
     logits = torch.tensor([[0.5, 0.5], [-2.0, -2.0], [3.0, 3.0]], requires_grad=True)
     keep = torch.tensor([True, True, False])

@@ -19,12 +19,24 @@ def g_nonsaturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 PARAPHRASE_COSINE = 0.9
 
 
-def mismatched_conditions(c: torch.Tensor, *, max_cosine: float = PARAPHRASE_COSINE) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each sample's conditioning swapped for its neighbour's (``c.roll(1)``), and a mask of the pairs that
-    really differ (cosine < ``max_cosine``): a paraphrase of the own caption is no negative."""
-    wrong = c.roll(1, dims=0)
-    keep = F.cosine_similarity(c.float(), wrong.float(), dim=-1) < max_cosine
-    return wrong, keep
+def mismatched_conditions(
+    c: torch.Tensor, *, max_cosine: float = PARAPHRASE_COSINE, hardest: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A wrong conditioning for each sample and a mask of the samples that have one.
+
+    Default: the neighbour's (``c.roll(1)``), kept where it really differs (cosine < ``max_cosine``: a paraphrase
+    of the own caption is no negative). ``hardest``: the most similar other conditioning of the batch below
+    ``max_cosine``, so that captions differing in one word (a shape, not a colour) are the usual negatives.
+    """
+    if not hardest:
+        wrong = c.roll(1, dims=0)
+        keep = F.cosine_similarity(c.float(), wrong.float(), dim=-1) < max_cosine
+        return wrong, keep
+    unit = F.normalize(c.float(), dim=-1)
+    cos = unit @ unit.t()
+    cos = cos.masked_fill(torch.eye(len(c), dtype=torch.bool, device=c.device) | (cos >= max_cosine), float("-inf"))
+    best, index = cos.max(dim=1)
+    return c[index], torch.isfinite(best)
 
 
 def d_mismatch_loss(mismatch_logits: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

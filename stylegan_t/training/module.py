@@ -188,7 +188,7 @@ class StyleGANT(FrozenByReference, L.LightningModule):
         real = blur_images(real, sigma)
         loss = d_hinge_loss(self.discriminator(real, c), logits_fake)
         if self.recipe.loss.mismatch_weight > 0:
-            wrong, keep = mismatched_conditions(c)
+            wrong, keep = mismatched_conditions(c, hardest=self.recipe.loss.mismatch_negatives == "hardest")
             loss = loss + self.recipe.loss.mismatch_weight * d_mismatch_loss(self.discriminator(real, wrong), keep)
         return loss
 

@@ -91,6 +91,10 @@ class OptimSection:
                 non_negative(getattr(self, key), f"{where}.{key}")
 
 
+#: how the matching-aware term picks each real image's wrong caption (:func:`stylegan_t.losses.mismatched_conditions`)
+MISMATCH_NEGATIVES = ("neighbour", "hardest")
+
+
 @dataclass
 class LossSection:
     #: CLIP guidance weight (paper Sec. 3.3 / App. A: 0.2; 50 in the text-encoder phase); 0 disables it
@@ -103,6 +107,9 @@ class LossSection:
     blur_fade_kimg: float = 1000.0
     #: weight of the matching-aware D term (real image + another sample's caption = fake); not in the paper
     mismatch_weight: float = 0.0
+    #: which caption a real image gets for that term: ``neighbour`` (the next sample's) or ``hardest`` (the batch's
+    #: most similar caption that is no paraphrase: one-word differences become the common lesson)
+    mismatch_negatives: str = "neighbour"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -110,6 +117,7 @@ class LossSection:
     def validate(self, where: str = "loss") -> None:
         for key in ("clip_weight", "blur_sigma", "blur_fade_kimg", "mismatch_weight"):
             non_negative(getattr(self, key), f"{where}.{key}")
+        one_of(self.mismatch_negatives, f"{where}.mismatch_negatives", MISMATCH_NEGATIVES)
         if self.clip_weight > 0:
             require(bool(self.clip_model), f"{where}.clip_model", "must name a CLIP when loss.clip_weight > 0")
 
