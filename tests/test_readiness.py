@@ -10,8 +10,7 @@ from test_pretrain_clip import FILLER, TINTS, write_folder
 
 from stylegan_t.cli.fit import clip_readiness
 from stylegan_t.cli.main import main
-from stylegan_t.clip_pretraining.readiness import (
-    MAX_PARAPHRASE_SHARE, AttributeReadiness, format_readiness, load_readiness, swap_word)
+from stylegan_t.clip_pretraining.readiness import MAX_PARAPHRASE_SHARE, AttributeReadiness, format_readiness, load_readiness, swap_word
 from stylegan_t.training.recipe import load_recipe
 
 

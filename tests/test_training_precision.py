@@ -10,8 +10,8 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stylegan_t.errors import RecipeError  # noqa: E402
 from stylegan_t import precision as precision_module  # noqa: E402
+from stylegan_t.errors import RecipeError  # noqa: E402
 from stylegan_t.precision import PrecisionChoice  # noqa: E402
 from stylegan_t.training import auto_precision  # noqa: E402
 from stylegan_t.training.fit import fit  # noqa: E402
@@ -56,7 +56,7 @@ def test_auto_measures_the_real_step_and_resolves(monkeypatch, bf16_cpu, chosen,
     params[0] = [p for p in module.parameters() if p.requires_grad]
     monkeypatch.setattr(auto_precision, "measure_precision", measure)
     weights = {k: v.clone() for k, v in module.state_dict().items()}
-    resolved, line = auto_precision.resolve_training_precision(recipe, module)
+    resolved, line = auto_precision.resolve_training_precision(recipe, lambda: module)
     assert resolved.trainer.precision == expected
     assert f"auto -> {expected}" in line and "ms" in line
     assert seen and all(n > 0 for n in seen)  # the measurement ran G and D backward: gradients existed
@@ -71,9 +71,9 @@ def test_fixed_precision_and_several_cpu_processes_are_not_measured(monkeypatch)
 
     monkeypatch.setattr(auto_precision, "measure_precision", never)
     fixed = load_recipe("tiny-cpu", TINY + ["trainer.precision=bf16-mixed"])
-    assert auto_precision.resolve_training_precision(fixed, None) == (fixed, "")
+    assert auto_precision.resolve_training_precision(fixed, never) == (fixed, "")
     auto = load_recipe("tiny-cpu", TINY + ["trainer.precision=auto", "trainer.accelerator=cpu"])
-    resolved, line = auto_precision.resolve_training_precision(auto, None, world_size=2)
+    resolved, line = auto_precision.resolve_training_precision(auto, never, world_size=2)
     assert resolved.trainer.precision == "32-true" and "2 CPU processes" in line
 
 
@@ -81,7 +81,7 @@ def test_a_cpu_without_bf16_instructions_trains_in_fp32_unmeasured(monkeypatch):
     monkeypatch.setattr(precision_module, "bf16_units", lambda device: None)
     monkeypatch.setattr(auto_precision, "measure_precision", lambda *a, **k: pytest.fail("measured"))
     auto = load_recipe("tiny-cpu", TINY + ["trainer.precision=auto", "trainer.accelerator=cpu"])
-    resolved, line = auto_precision.resolve_training_precision(auto, None)
+    resolved, line = auto_precision.resolve_training_precision(auto, lambda: pytest.fail("built"))
     assert resolved.trainer.precision == "32-true" and "no bf16 instructions" in line
 
 

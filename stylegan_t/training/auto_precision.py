@@ -9,6 +9,7 @@ training iteration's work) and keeps bf16 only when it is clearly faster (:data:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import torch
 
@@ -52,10 +53,12 @@ def measure_training_precision(module: torch.nn.Module, batch: int, *, repeats: 
     return choice
 
 
-def resolve_training_precision(recipe: Recipe, module: torch.nn.Module, *, world_size: int = 1) -> tuple[Recipe, str]:
+def resolve_training_precision(recipe: Recipe, build_module: Callable[[], torch.nn.Module], *,
+                               world_size: int = 1) -> tuple[Recipe, str]:
     """``recipe`` with ``trainer.precision: auto`` replaced by ``32-true`` or ``bf16-mixed``, and a line saying what
-    was chosen and why; any other precision is returned as is (and the line is empty). Several CPU processes
-    take fp32: each would time on its own and they must agree."""
+    was chosen and why; any other precision is returned as is (and the line is empty). ``build_module`` is called
+    only when a measurement is needed (a CPU with bf16 instructions). Several CPU processes take fp32: each
+    would time on its own and they must agree."""
     if recipe.trainer.precision != "auto":
         return recipe, ""
     if uses_cuda(recipe):
@@ -70,7 +73,7 @@ def resolve_training_precision(recipe: Recipe, module: torch.nn.Module, *, world
         line = f"trainer.precision auto -> 32-true ({unmeasured_choice(torch.device('cpu')).reason})"
     else:
         micro = recipe.optim.micro_batch_size
-        choice = measure_training_precision(module, micro)
+        choice = measure_training_precision(build_module(), micro)
         chosen = LIGHTNING_PRECISION[choice.precision]
         line = (f"trainer.precision auto -> {chosen} (one G+D forward and backward of {micro} images measured here: "
                 f"fp32 {choice.fp32_s * 1000:.0f} ms, bf16 {choice.bf16_s * 1000:.0f} ms)")

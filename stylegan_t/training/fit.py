@@ -246,15 +246,23 @@ def fit(
     check_run_dir(run_dir)
     L.seed_everything(recipe.run.seed, workers=True, verbose=False)
     with without_known_noise(resuming=resume is not None):  # Lightning's messages the user cannot act on (each one named there)
-        model = module_class(recipe)
+        built: list[L.LightningModule] = []  # the model, built early only when precision auto must time it
+        module_recipe = recipe  # the recipe as given (precision auto included) is what the checkpoint records
+
+        def build_model() -> L.LightningModule:
+            if not built:
+                built.append(module_class(module_recipe))
+            return built[0]
+
         world_size = world_size_of(recipe.trainer.to_kwargs())
-        recipe, chosen = resolve_training_precision(recipe, model, world_size=world_size)  # precision auto: measured
+        recipe, chosen = resolve_training_precision(recipe, build_model, world_size=world_size)
         trainer = build_trainer(recipe, extra_callbacks=extra_callbacks)
         if trainer.global_rank == 0:
             if chosen:
                 rank_zero_info(chosen)
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "recipe.yaml").write_text(recipe_to_yaml(recipe))
+        model = build_model()
         datamodule = datamodule or build_datamodule(recipe, trainer.world_size)
         # weights_only=True: a hostile checkpoint cannot run code, whatever torch's default is set to.
         trainer.fit(model, datamodule=datamodule, ckpt_path=str(resume) if resume else None, weights_only=True)
