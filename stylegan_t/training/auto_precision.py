@@ -2,9 +2,10 @@
 
 Whether bf16 pays for training depends on the device and the model: on GPUs with bf16 tensor cores it always
 does; on a CPU with bf16 matrix units (Intel AMX) the large convolutions gain while the many small ops around
-them do not, and on a CPU without them (e.g. AMD EPYC with only avx512_bf16) it is slower. On the CPU ``auto``
-times one generator + discriminator forward and backward pass of the recipe's micro-batch in both (the
-training iteration's work) and keeps bf16 only when it is clearly faster (:data:`stylegan_t.precision.BF16_MARGIN`).
+them do not, and on a CPU without them (e.g. AMD EPYC with only avx512_bf16) it is slower. On a CPU with AMX or
+AVX512-BF16 ``auto`` times one generator + discriminator forward and backward pass of the recipe's micro-batch in
+both (the training iteration's work) and keeps bf16 only when it is clearly faster
+(:data:`stylegan_t.precision.BF16_MARGIN`); on a CPU with neither, bf16 is emulated and fp32 is taken untimed.
 """
 from __future__ import annotations
 
