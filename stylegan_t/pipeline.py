@@ -107,8 +107,8 @@ class StyleGANTPipeline:
         if self.precision_choice is None:
             if self.precision != "auto":
                 self.precision_choice = PrecisionChoice(self.precision)
-            elif unmeasured_choice(self.device) is not None:
-                self.precision_choice = unmeasured_choice(self.device)
+            elif (untimed := unmeasured_choice(self.device)) is not None:
+                self.precision_choice = untimed
             else:
                 g = self.generator
                 z = torch.randn(min(batch_size, 4), g.z_dim, generator=torch.Generator().manual_seed(0)).to(self.device)

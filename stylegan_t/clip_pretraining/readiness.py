@@ -92,7 +92,7 @@ def readiness(clip_dir: str | Path, shards: str | list[str], attributes: dict[st
     model, tokenizer = load_open_clip(f"local-dir:{clip_dir}")
     model.eval()
     held = held_out_split(clip_dir, shards, image_settings(model.visual)[0][0], max_samples=max_samples)
-    probe = fit_word_probe(clip_dir, shards, attributes, held=held)
+    probe = fit_word_probe(clip_dir, shards, attributes, held=held, model=model)
     report = []
     for attribute, values in attributes.items():
         cosine, share, used = text_separation(model, tokenizer, held.captions, values)

@@ -82,15 +82,15 @@ def _centroids(features: torch.Tensor, labels: list[int], n: int) -> torch.Tenso
 
 def fit_word_probe(
     clip_dir: str | Path, shards: str | list[str], attributes: dict[str, tuple[str, ...]], *, max_samples: int = 4000,
-    held: HeldOut | None = None,
+    held: HeldOut | None = None, model: torch.nn.Module | None = None,
 ) -> WordProbe:
     """Centroids from the held-out split of ``shards`` that ``pretrain-clip`` kept out of ``clip_dir``'s training
-    (``held``: that split, already read by :func:`held_out_split`)."""
+    (``held``: that split, already read by :func:`held_out_split`; ``model``: the CLIP, already loaded in eval mode)."""
     from ..models.open_clip_loader import load_open_clip
 
     clip_dir = Path(str(clip_dir).removeprefix("local-dir:"))
-    model, _ = load_open_clip(f"local-dir:{clip_dir}")
-    model.eval()
+    if model is None:
+        model = load_open_clip(f"local-dir:{clip_dir}")[0].eval()
     held = held or held_out_split(clip_dir, shards, image_settings(model.visual)[0][0], max_samples=max_samples)
     probe = WordProbe(model, attributes, {}, {}, {})
     features = torch.cat([probe.features(held.images[i : i + 256]) for i in range(0, len(held.captions), 256)])

@@ -69,9 +69,9 @@ def resolve_training_precision(recipe: Recipe, build_module: Callable[[], torch.
     elif world_size > 1:
         chosen = "32-true"
         line = f"trainer.precision auto -> 32-true ({world_size} CPU processes: not measured, fp32 on every rank)"
-    elif unmeasured_choice(torch.device("cpu")) is not None:
+    elif (untimed := unmeasured_choice(torch.device("cpu"))) is not None:
         chosen = "32-true"
-        line = f"trainer.precision auto -> 32-true ({unmeasured_choice(torch.device('cpu')).reason})"
+        line = f"trainer.precision auto -> 32-true ({untimed.reason})"
     else:
         micro = recipe.optim.micro_batch_size
         choice = measure_training_precision(build_module(), micro)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import sys
 from pathlib import Path
@@ -246,13 +247,8 @@ def fit(
     check_run_dir(run_dir)
     L.seed_everything(recipe.run.seed, workers=True, verbose=False)
     with without_known_noise(resuming=resume is not None):  # Lightning's messages the user cannot act on (each one named there)
-        built: list[L.LightningModule] = []  # the model, built early only when precision auto must time it
-        module_recipe = recipe  # the recipe as given (precision auto included) is what the checkpoint records
-
-        def build_model() -> L.LightningModule:
-            if not built:
-                built.append(module_class(module_recipe))
-            return built[0]
+        # built once: early only when precision auto must time it; from the recipe as given (auto included)
+        build_model = functools.cache(functools.partial(module_class, recipe))
 
         world_size = world_size_of(recipe.trainer.to_kwargs())
         recipe, chosen = resolve_training_precision(recipe, build_model, world_size=world_size)
