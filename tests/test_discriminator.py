@@ -1,4 +1,5 @@
 """Projected discriminator: shapes, gradients, spectral norm, local batch norm, heads, augmentation, independence."""
+import copy
 import math
 
 import pytest
@@ -189,3 +190,38 @@ def test_config_dicts_overrides_and_omegaconf():
         ProjectedDiscriminator(4, {"cmapdim": 3})
     structured = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DiscriminatorConfig), {"feature_network": {"kind": "conv"}}))
     assert isinstance(structured, DiscriminatorConfig) and structured.feature_network.kind == "conv"
+
+
+def test_logits_under_conditions_share_one_pass_with_the_same_values_and_gradients():
+    """Real images under their own and a wrong caption: one feature and head pass, the same logits and
+    head gradients as two separate passes (each from the same state, since spectral norm iterates per call)."""
+    torch.manual_seed(0)
+    D = tiny_D(diffaug="").train()
+    x, c, wrong = torch.randn(8, 3, 32, 32), torch.randn(8, 8), torch.randn(8, 8)
+    twin = copy.deepcopy(D)
+    shared = D.logits_under_conditions(x, [c, wrong])
+    separate = [copy.deepcopy(twin)(x, c), copy.deepcopy(twin)(x, wrong)]
+    for a, b in zip(shared, separate):
+        torch.testing.assert_close(a, b)
+    # the gradient of a loss on both: shared pass against the sum of two separate passes
+    (shared[0].mean() + shared[1].relu().mean()).backward()
+    one, two = copy.deepcopy(twin), copy.deepcopy(twin)
+    one(x, c).mean().backward()
+    two(x, wrong).relu().mean().backward()
+    for p, p1, p2 in zip(D.heads.parameters(), one.heads.parameters(), two.heads.parameters()):
+        torch.testing.assert_close(p.grad, p1.grad + p2.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_logits_under_conditions_keep_an_overridden_run_heads():
+    class Scaled(ProjectedDiscriminator):
+        def run_heads(self, features, c):
+            return {name: 2 * logits for name, logits in super().run_heads(features, c).items()}
+
+    torch.manual_seed(0)
+    D = Scaled(8, feature_network=feature_network_preset("vit-tiny"), diffaug="").eval()
+    x, c = torch.randn(2, 3, 32, 32), torch.randn(2, 8)
+    with torch.no_grad():
+        (shared,) = D.logits_under_conditions(x, [c])
+        torch.testing.assert_close(shared, D(x, c))
+        plain = D.combine_logits(ProjectedDiscriminator.run_heads(D, D.extract_features(x), c))
+        torch.testing.assert_close(shared, 2 * plain)

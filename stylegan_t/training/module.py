@@ -186,11 +186,14 @@ class StyleGANT(FrozenByReference, L.LightningModule):
         the optional matching-aware term (``loss.mismatch_weight``: real images under another caption)."""
         logits_fake = self.discriminator(blur_images(fake, sigma), c)
         real = blur_images(real, sigma)
-        loss = d_hinge_loss(self.discriminator(real, c), logits_fake)
-        if self.recipe.loss.mismatch_weight > 0:
-            wrong, keep = mismatched_conditions(c, hardest=self.recipe.loss.mismatch_negatives == "hardest")
-            loss = loss + self.recipe.loss.mismatch_weight * d_mismatch_loss(self.discriminator(real, wrong), keep)
-        return loss
+        if self.recipe.loss.mismatch_weight <= 0:
+            return d_hinge_loss(self.discriminator(real, c), logits_fake)
+        wrong, keep = mismatched_conditions(c, hardest=self.recipe.loss.mismatch_negatives == "hardest")
+        if isinstance(self.discriminator, ProjectedDiscriminator):  # one pass of features and heads for both captions
+            logits_real, logits_wrong = self.discriminator.logits_under_conditions(real, [c, wrong])
+        else:
+            logits_real, logits_wrong = self.discriminator(real, c), self.discriminator(real, wrong)
+        return d_hinge_loss(logits_real, logits_fake) + self.recipe.loss.mismatch_weight * d_mismatch_loss(logits_wrong, keep)
 
     def generator_loss(self, fake: torch.Tensor, c: torch.Tensor, captions: list[str], sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
         """(adversarial, CLIP) terms: ``-mean(D(fake))`` and the spherical CLIP distance (0 when disabled)."""

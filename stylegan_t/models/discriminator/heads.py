@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -57,8 +58,16 @@ class DiscHead(nn.Module):
         else:
             self.cls = spectral_conv1d(channels, 1, 1)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | Sequence[torch.Tensor] | None = None):
+        """Logits ``[B, N]``; given a list of conditionings, a list of logits: the convolutions do not see ``c``
+        and run once, only the projection repeats (through ``__call__``, so compilation and FSDP apply)."""
         out = self.cls(self.main(x))
+        if isinstance(c, (list, tuple)):
+            return [self.project(out, one) for one in c]
+        return self.project(out, c)
+
+    def project(self, out: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """The convolutions' output ``[B, cmap_dim, N]`` projected on the mapped conditioning: one logit per token ``[B, N]``."""
         if self.c_dim == 0:
             return out.squeeze(1)
         if c is None:

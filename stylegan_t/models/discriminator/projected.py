@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -125,3 +125,17 @@ class ProjectedDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         return self.logits_from_features(self.extract_features(self.augment(x)), c)
+
+    def logits_under_conditions(self, x: torch.Tensor, conditions: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """``[D(x, c) for c in conditions]`` on one augmentation of ``x``: the features are extracted once and,
+        with the default heads and ``run_heads``, each head's convolutions run once and only the projection
+        repeats. The training step scores real images under their own and a wrong caption this way. A subclass
+        that overrides ``run_heads`` keeps its behaviour: its heads then run once per conditioning."""
+        features = self.extract_features(self.augment(x))
+        shared = type(self).run_heads is ProjectedDiscriminator.run_heads and all(
+            isinstance(head, DiscHead) for head in self.heads.values()
+        )
+        if not shared:
+            return [self.logits_from_features(features, c) for c in conditions]
+        per_head = {name: head(features[name], list(conditions)) for name, head in self.heads.items()}
+        return [self.combine_logits({name: logits[k] for name, logits in per_head.items()}) for k in range(len(conditions))]
