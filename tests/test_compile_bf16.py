@@ -225,3 +225,26 @@ def _launch(out: Path, shards: str, strategy: str, backend: str) -> None:
 
 if __name__ == "__main__":
     _launch(Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4])
+
+
+def test_compiled_fit_keeps_every_call_compiled(tmp_path, shards, single_thread):
+    """Each D head is its own class and is called three ways per iteration (fakes, reals under two captions,
+    G's step): with three heads that is past torch's default of 8 compiled variants per function, after which
+    calls would run uncompiled. The training step raises the limit; the heads' variants stay under it."""
+    from torch._dynamo.eval_frame import _debug_get_cache_entry_list
+
+    from stylegan_t.models.discriminator.heads import DiscHead
+    from stylegan_t.training.module import COMPILED_VARIANTS
+
+    torch._dynamo.reset()
+    original = StyleGANT.compile_networks
+    StyleGANT.compile_networks = functools.partialmethod(original, backend="eager")  # Dynamo capture only
+    try:
+        model, _ = fit(tiny_recipe(tmp_path / "run", shards["folder"], "run.compile=true", "run.total_kimg=0.012",
+                                   "loss.mismatch_weight=1", "model.discriminator.feature_network.conv_widths=[8,8,8]"))
+    finally:
+        StyleGANT.compile_networks = original
+    variants = len(_debug_get_cache_entry_list(DiscHead.forward.__code__))
+    assert len(model.discriminator.heads) == 3
+    assert 8 < variants < COMPILED_VARIANTS
+    torch._dynamo.reset()

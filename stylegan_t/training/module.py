@@ -34,6 +34,10 @@ from .step_math import default_ema_kimg, ema_beta, finish_gradients, micro_batch
 from .step_rng import StepRandomness
 
 
+#: compiled variants torch keeps per function during a training step under ``run.compile``
+COMPILED_VARIANTS = 32
+
+
 class StyleGANT(FrozenByReference, L.LightningModule):
     """Generator, projected discriminator, EMA generator and (optionally) CLIP guidance, from a recipe.
 
@@ -214,6 +218,14 @@ class StyleGANT(FrozenByReference, L.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> None:
         """One iteration: a D step, then a G step, each over the batch's micro-batches, then the EMA of G.
         The step's arithmetic is in :mod:`stylegan_t.training.step_math`."""
+        if not self.recipe.run.compile:
+            return self._iteration(batch)
+        # each D head is its own class (spectral norm's parametrization) called three ways per iteration:
+        # more compiled variants than torch's default limit of 8, past which calls would run uncompiled
+        with torch._dynamo.config.patch(recompile_limit=COMPILED_VARIANTS):
+            return self._iteration(batch)
+
+    def _iteration(self, batch: Batch) -> None:
         images, captions = batch["image"], list(batch["caption"])
         sigma = blur_sigma(self.images_seen, sigma0=self.recipe.loss.blur_sigma, fade_kimg=self.recipe.loss.blur_fade_kimg)
         chunks = list(self._micro_batches(images, captions))
