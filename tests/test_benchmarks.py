@@ -52,3 +52,17 @@ def test_efficiency_report_prints_every_row(tmp_path):
                 "G inference   fp32", "G inference   bf16", "images vs baseline fp32"):
         assert row in out, row
     assert out.count("% peak") == 1 and len([line for line in out.splitlines() if line.startswith("iteration" + " " * 10)]) == 2
+
+
+def test_recipe_ab_alternates_the_baseline_d_step_and_prints_ratios(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "recipe_ab.py"), "tiny-cpu", "loss.mismatch_weight=1", "--repeats", "1",
+         "--batches", "1", "--warmup", "1", "--variants", "before,today", "--work-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, env=ENV,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.split()[:1] in (["before"], ["today"])}
+    assert set(rows) == {"before", "today"} and rows["before"][-2] == "1.00x" and rows["today"][-2].endswith("x")
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "recipe_ab.py"), "tiny-cpu", "--variants", "fast"],
+                         capture_output=True, text=True, env=ENV)
+    assert bad.returncode == 2 and "unknown variant(s) fast" in bad.stderr
