@@ -132,6 +132,8 @@ class Workload:
         self.step, self.baseline_step = StepOps(), None
         self.optimizers: dict[int, tuple[torch.optim.Optimizer, torch.optim.Optimizer]] = {}
         self.dtype: torch.dtype | None = None
+        #: (pass, precision) -> FLOPs of one call, counted on the eager networks
+        self.flops: dict[tuple[str, str], int] = {}
 
     def adam(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
         """(G's, D's) optimizer built by the current step ops (one pair per variant, kept across calls)."""
@@ -193,21 +195,40 @@ def peak_memory_mib(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def efficiency_table(work: Workload, args: argparse.Namespace, device: torch.device) -> list[str]:
+PASSES = ("g_forward", "g_forward_backward", "d_forward_backward", "iteration")
+
+
+def compile_networks(work: Workload, backend: str) -> None:
+    """What ``run.compile`` compiles, in place: G's synthesis and mapping MLP, D's feature network and heads."""
+    for module in (work.G.synthesis, work.G.mapping.mlp, work.D.feature_network, *work.D.heads.values()):
+        module.compile(backend=backend)
+
+
+def efficiency_table(work: Workload, args: argparse.Namespace, device: torch.device, *, compiled: bool = False) -> list[str]:
+    """One row per pass and precision (and each precision's matmul peak); ``compiled``: the networks compiled as
+    ``run.compile`` compiles them first (FLOPs counted on the eager passes, compilation outside the timing)."""
     rows = []
     for prec in args.precision:
         work.dtype = DTYPES[prec]
+        for name in PASSES:
+            if (name, prec) not in work.flops:
+                work.flops[name, prec] = count_flops(getattr(work, name))
+    if compiled:
+        compile_networks(work, args.compile_backend)
+    for prec in args.precision:
+        work.dtype = DTYPES[prec]
         peak = matmul_peak(device, work.dtype or torch.float32, args.matmul_size, args.repeats)
-        rows.append(f"{'matmul peak':<18} {prec:>5} {'':>10} {'':>9} {peak:>10.1f} {100.0:>7.1f} {'':>9}")
-        for name in ("g_forward", "g_forward_backward", "d_forward_backward", "iteration"):
-            fn = getattr(work, name)
-            flops = count_flops(fn)
+        rows.append(f"{'matmul peak':<27} {prec:>5} {'':>10} {'':>9} {peak:>10.1f} {100.0:>7.1f} {'':>9}")
+        for name in PASSES:
+            fn, flops = getattr(work, name), work.flops[name, prec]
+            if compiled:
+                fn()  # compiles here, not in the timing
             seconds = statistics.median(timed(fn, device, args.repeats))
             gflops = flops / seconds / 1e9
-            ips = args.batch / seconds
+            label = f"{name}{' compiled' if compiled else ''}"
             rows.append(
-                f"{name:<18} {prec:>5} {flops / 1e9:>10.2f} {ips:>9.2f} {gflops:>10.1f} {100 * gflops / peak:>7.1f} "
-                f"{peak_memory_mib(device):>9.0f}"
+                f"{label:<27} {prec:>5} {flops / 1e9:>10.2f} {args.batch / seconds:>9.2f} {gflops:>10.1f} "
+                f"{100 * gflops / peak:>7.1f} {peak_memory_mib(device):>9.0f}"
             )
     return rows
 
@@ -292,6 +313,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ab-repeats", type=int, default=5, help="alternations of baseline and today's ops (0: skip)")
     parser.add_argument("--ab-only", action="store_true", help="only the A/B table")
+    parser.add_argument("--compile", action="store_true", help="then time each pass again with the networks compiled as run.compile does")
+    parser.add_argument("--compile-backend", default="inductor", help="torch.compile backend of --compile (tests: eager)")
     parser.add_argument("--matmul-size", type=int, default=1024)
     parser.add_argument("--data-images", type=int, default=32)
     parser.add_argument("--jpeg-size", type=int, default=512, help="side of the test JPEGs (decoded with draft mode)")
@@ -308,11 +331,15 @@ def main(argv: list[str] | None = None) -> None:
         print(header + "\n" + "-" * len(header))
         for row in ab_rows(work, args, device):
             print(row)
+    if args.compile:  # last: compiled networks stay compiled
+        print("\ncompiled (run.compile), same FLOPs as eager:")
+        for row in efficiency_table(work, args, device, compiled=True):
+            print(row)
 
 
 def report(work: Workload, args: argparse.Namespace, device: torch.device) -> None:
     """The efficiency table and the data rates."""
-    header = f"{'pass':<18} {'prec':>5} {'GFLOP':>10} {'img/s':>9} {'GFLOP/s':>10} {'% peak':>7} {'peak MiB':>9}"
+    header = f"{'pass':<27} {'prec':>5} {'GFLOP':>10} {'img/s':>9} {'GFLOP/s':>10} {'% peak':>7} {'peak MiB':>9}"
     print(header + "\n" + "-" * len(header))
     for row in efficiency_table(work, args, device):
         print(row)

@@ -42,7 +42,8 @@ def test_gpu_sh_rejects_unknown_arguments(tmp_path):
 def test_efficiency_report_prints_every_row(tmp_path):
     args = [
         "--preset", "tiny", "--resolution", "16", "--batch", "2", "--feature-network", "conv-tiny", "--text-dim", "32",
-        "--repeats", "1", "--ab-repeats", "1", "--matmul-size", "128", "--data-images", "4", "--jpeg-size", "64",
+        "--repeats", "1", "--ab-repeats", "1", "--matmul-size", "128", "--data-images", "4", "--jpeg-size", "64", "--compile",
+        "--compile-backend", "eager",
     ]
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "efficiency.py"), *args],
                           capture_output=True, text=True, timeout=600, env=ENV)
@@ -51,7 +52,10 @@ def test_efficiency_report_prints_every_row(tmp_path):
     for row in ("matmul peak", "g_forward ", "g_forward_backward", "d_forward_backward", "iteration", "data: raw PIL JPEG",
                 "G inference   fp32", "G inference   bf16", "images vs baseline fp32"):
         assert row in out, row
-    assert out.count("% peak") == 1 and len([line for line in out.splitlines() if line.startswith("iteration" + " " * 10)]) == 2
+    lines = out.splitlines()
+    assert out.count("% peak") == 1 and len([line for line in lines if line.startswith("iteration" + " " * 10)]) == 2
+    compiled = [line.split() for line in lines if line.startswith("iteration compiled")]
+    assert len(compiled) == 2 and all(float(row[4]) > 0 for row in compiled)  # img/s of fp32 and bf16, compiled
 
 
 def test_recipe_ab_alternates_the_baseline_d_step_and_prints_ratios(tmp_path):
