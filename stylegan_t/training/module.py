@@ -187,7 +187,8 @@ class StyleGANT(FrozenByReference, L.LightningModule):
 
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, c: torch.Tensor, sigma: float) -> torch.Tensor:
         """Hinge loss; real and fake in separate forward passes (separate local batch-norm statistics), plus
-        the optional matching-aware term (``loss.mismatch_weight``: real images under another caption)."""
+        the optional matching-aware term (``loss.mismatch_weight``: real images under another caption), scored
+        in the real images' pass (``ProjectedDiscriminator.logits_under_conditions``)."""
         logits_fake = self.discriminator(blur_images(fake, sigma), c)
         real = blur_images(real, sigma)
         if self.recipe.loss.mismatch_weight <= 0:
