@@ -28,9 +28,9 @@ from stylegan_t.models import synthesis as synthesis_module  # noqa: E402
 from stylegan_t.models.discriminator import ProjectedDiscriminator  # noqa: E402
 from stylegan_t.models.discriminator.config import DiscriminatorConfig, feature_network_preset  # noqa: E402
 from stylegan_t.nn.fourier import FourierFeatures  # noqa: E402
-from stylegan_t.training.module import COMPILED_VARIANTS  # noqa: E402
 from stylegan_t.nn.spectral import SpectralConv1d, SpectralNorm  # noqa: E402
 from stylegan_t.training.ema import GeneratorEMA  # noqa: E402
+from stylegan_t.training.module import COMPILED_VARIANTS  # noqa: E402
 from stylegan_t.training.optim import make_adam  # noqa: E402
 from stylegan_t.training.step_math import finish_gradients  # noqa: E402
 
