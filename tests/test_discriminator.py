@@ -73,6 +73,26 @@ def test_spectral_norm_converges_to_unit_spectral_norm():
             assert torch.linalg.matrix_norm(weight, 2).item() == pytest.approx(1.0, abs=1e-3)
 
 
+def test_spectral_norm_backward_matches_autograd_for_a_conv2d():
+    """A subclass may spectral-normalize its own Conv2d (docs/extending.md): its weight gradient can arrive
+    channels-last, and the hand-written backward must give what autograd derives from ``W / (u^T W v)``."""
+    from torch.nn.utils.parametrize import register_parametrization
+
+    from stylegan_t.nn.spectral import SpectralNorm
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 8, 3, padding=1)
+    register_parametrization(conv, "weight", SpectralNorm(conv.weight))
+    conv.eval()  # fixed u, v: the reference below uses the same ones
+    x = torch.randn(4, 8, 8, 8).to(memory_format=torch.channels_last)
+    conv(x).square().mean().backward()
+    sn = conv.parametrizations.weight[0]
+    w = conv.parametrizations.weight.original.detach().clone().requires_grad_(True)
+    ref_w = w / torch.dot(sn._u, torch.mv(w.flatten(1), sn._v))
+    F.conv2d(x, ref_w, conv.bias.detach(), padding=1).square().mean().backward()
+    assert torch.allclose(conv.parametrizations.weight.original.grad, w.grad, atol=1e-6, rtol=1e-4)
+
+
 def test_local_batch_norm_groups_by_eight():
     bn = LocalBatchNorm1d(3)
     x = torch.randn(16, 3, 5)

@@ -1,4 +1,4 @@
-"""Spectrally normalized Conv1d of the discriminator heads (arXiv 2301.09515, Sec. 3.2: one power iteration
+"""Spectrally normalized convolutions of the discriminator heads (arXiv 2301.09515, Sec. 3.2: one power iteration
 per training forward).
 
 A ``torch.nn.utils.parametrize`` parametrization whose power iteration runs in the original release's order,
@@ -72,7 +72,7 @@ class _DivideBySigma(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         weight, u, v, sigma = ctx.saved_tensors
-        grad_weight = grad / sigma
+        grad_weight = grad.contiguous() / sigma  # a conv2d's weight gradient may come channels-last: view needs contiguous
         coef = torch.dot(grad.reshape(-1), weight.reshape(-1)) / (sigma * sigma)
         grad_weight.view(weight.shape[0], -1).addr_(u * -coef, v)  # coef stays a tensor: no device sync
         return grad_weight, None, None
