@@ -178,3 +178,38 @@ def test_open_clip_image_tower_as_feature_network(tmp_path):
     assert D(torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 8)).shape[0] == 4
     with pytest.raises(ValueError, match="taps"):
         build_feature_network(FeatureNetworkConfig(kind="open_clip", model=spec, taps=[5]))
+
+
+def test_open_clip_resnet_image_tower_as_feature_network(tmp_path):
+    """A CLIP with a ResNet image tower (``pretrain-clip --model stylegan-t-tiny-conv``) feeds D through the same
+    ``kind: open_clip``: taps after its stages, the patch tap after its stem, in eval mode (batch norm frozen)."""
+    from helpers import write_tiny_clip_dir
+
+    from stylegan_t.models.discriminator import FeatureNetworkConfig, OpenCLIPResNetFeatureNetwork
+    from stylegan_t.models.open_clip_loader import load_open_clip, shipped_config
+
+    spec = write_tiny_clip_dir(tmp_path / "clip", config={"model_cfg": shipped_config("stylegan-t-tiny-conv")})
+    net = build_feature_network(FeatureNetworkConfig(kind="open_clip", model=spec, taps=[0, 1]))
+    assert isinstance(net, OpenCLIPResNetFeatureNetwork)
+    assert net.channels == {"0": 64, "1": 128, "2": 16} and net.input_size == 32
+    clip, _ = load_open_clip(spec, None)
+    assert torch.equal(net.visual.conv1.weight, clip.visual.conv1.weight)  # the saved tower, not a fresh init
+    x = torch.rand(4, 3, 32, 32, requires_grad=True)
+    features = net(x * 2 - 1)
+    assert {k: tuple(f.shape) for k, f in features.items()} == {"0": (4, 64, 64), "1": (4, 128, 16), "2": (4, 16, 64)}
+    # The stage taps are the tower's own stages applied to its stem (eval-mode batch norm: a sample does not
+    # depend on the rest of the batch).
+    clip.visual.eval()
+    with torch.no_grad():
+        stem = clip.visual.stem(net.preprocess(x * 2 - 1))
+        assert torch.allclose(features["2"], stem.flatten(2), atol=1e-6)
+        assert torch.allclose(features["1"], clip.visual.layer2(clip.visual.layer1(stem)).flatten(2), atol=1e-5)
+        assert torch.allclose(net(x[:1] * 2 - 1)["0"], features["0"][:1], atol=1e-5)
+    sum(f.square().mean() for f in features.values()).backward()
+    assert x.grad.abs().sum() > 0 and all(p.grad is None for p in net.parameters())
+    net.train()
+    assert not net.visual.training
+    D = ProjectedDiscriminator(8, DiscriminatorConfig(feature_network=FeatureNetworkConfig(kind="open_clip", model=spec, taps=[0, 1])))
+    assert D(torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 8)).shape == (4, 64 + 16 + 64)
+    with pytest.raises(ValueError, match="stages"):
+        build_feature_network(FeatureNetworkConfig(kind="open_clip", model=spec, taps=[4]))

@@ -65,10 +65,10 @@ def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Ten
 def image_tower_probe(clip_spec: str, *, num_train: int = 2048, num_test: int = 1024) -> dict:
     """Probe 1: shape / colour linear-probe accuracy per tap of the frozen image tower (as the discriminator
     taps it: patch embedding, blocks 0 and 1) and of CLIP's final image embedding; raw pixels for reference."""
-    from ..models.discriminator.feature_networks import OpenCLIPFeatureNetwork
+    from ..models.discriminator.feature_networks import open_clip_feature_network
     from ..models.open_clip_loader import load_open_clip
 
-    net = OpenCLIPFeatureNetwork(clip_spec, taps=(0, 1)).eval()
+    net = open_clip_feature_network(clip_spec, taps=(0, 1)).eval()
     clip, _ = load_open_clip(clip_spec, None)
     clip = clip.eval()
     train, test = renders(num_train, _PROBE_SEED), renders(num_test, _PROBE_SEED + 1)

@@ -6,7 +6,16 @@ from .config import (
     FeatureNetworkConfig,
     feature_network_preset,
 )
-from .feature_networks import ConvFeatureNetwork, FeatureNetwork, ViTFeatureNetwork, build_feature_network, load_weights_file
+from .feature_networks import (
+    ConvFeatureNetwork,
+    FeatureNetwork,
+    OpenCLIPFeatureNetwork,
+    OpenCLIPResNetFeatureNetwork,
+    ViTFeatureNetwork,
+    build_feature_network,
+    load_weights_file,
+    open_clip_feature_network,
+)
 from .heads import ConvBlock, DiscHead, ResidualBlock
 from .projected import ProjectedDiscriminator
 
@@ -18,6 +27,9 @@ __all__ = [
     "feature_network_preset",
     "FeatureNetwork",
     "ViTFeatureNetwork",
+    "OpenCLIPFeatureNetwork",
+    "OpenCLIPResNetFeatureNetwork",
+    "open_clip_feature_network",
     "ConvFeatureNetwork",
     "build_feature_network",
     "load_weights_file",

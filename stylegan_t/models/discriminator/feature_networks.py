@@ -200,17 +200,20 @@ class ViTFeatureNetwork(FeatureNetwork):
 class OpenCLIPFeatureNetwork(ViTFeatureNetwork):
     """The image tower of an open_clip ViT, tapped like :class:`ViTFeatureNetwork` (the tower's own normalization).
 
-    ``model`` / ``pretrained`` as for :func:`stylegan_t.models.open_clip_loader.load_open_clip`; the demo uses
-    the tiny CLIP it pretrains on its own data, so D judges generated images with pretrained features.
+    ``model`` / ``pretrained`` as for :func:`stylegan_t.models.open_clip_loader.load_open_clip` (``clip``: that
+    model, already loaded); the demo uses the tiny CLIP it pretrains on its own data, so D judges generated images
+    with pretrained features.
     """
 
-    def __init__(self, model: str, pretrained: str | None = None, *, taps: Sequence[int] = (0, 1), patch_tap: bool = True) -> None:
+    def __init__(self, model: str, pretrained: str | None = None, *, taps: Sequence[int] = (0, 1), patch_tap: bool = True,
+                 clip: nn.Module | None = None) -> None:
         FeatureNetwork.__init__(self)
         from ..open_clip_loader import image_settings, load_open_clip
 
         self.model_name = model
-        clip, _ = load_open_clip(model, pretrained)
-        self.visual = clip.visual
+        self.visual = (clip if clip is not None else load_open_clip(model, pretrained)[0]).visual
+        if not hasattr(self.visual, "transformer"):
+            raise ValueError(f"'{model}' has no ViT image tower: build it with open_clip_feature_network()")
         depth = len(self.visual.transformer.resblocks)
         if any(not 0 <= t < depth for t in taps) or len(set(taps)) != len(taps) or not (taps or patch_tap):
             raise ValueError(f"taps {list(taps)} must be distinct blocks of a ViT with {depth} blocks (0-based)")
@@ -235,6 +238,70 @@ class OpenCLIPFeatureNetwork(ViTFeatureNetwork):
 
     def readout(self, h: torch.Tensor) -> torch.Tensor:
         return (h[:, 1:] + h[:, :1]).transpose(1, 2)
+
+
+class OpenCLIPResNetFeatureNetwork(FeatureNetwork):
+    """The image tower of an open_clip CLIP whose tower is a ResNet (open_clip's ``ModifiedResNet``, e.g.
+    ``stylegan-t-tiny-conv``), tapped after its stages ``taps`` (0-based: ``layer1`` is 0) and, as the patch tap,
+    after its stem; each map flattened into tokens ``[B, C, H*W]``. Convolutions read shape from few images where
+    a small ViT does not (docs/own-data.md), so ``pretrain-clip --model stylegan-t-tiny-conv`` gives D such features.
+    """
+
+    def __init__(self, model: str, pretrained: str | None = None, *, taps: Sequence[int] = (0, 1), patch_tap: bool = True,
+                 clip: nn.Module | None = None) -> None:
+        super().__init__()
+        from ..open_clip_loader import image_settings, load_open_clip
+
+        self.model_name = model
+        self.visual = (clip if clip is not None else load_open_clip(model, pretrained)[0]).visual
+        stages = self.stages()
+        if any(not 0 <= t < len(stages) for t in taps) or len(set(taps)) != len(taps) or not (taps or patch_tap):
+            raise ValueError(f"taps {list(taps)} must be distinct stages of a ResNet with {len(stages)} stages (0-based)")
+        self.taps = sorted(int(t) for t in taps)
+        self.patch_tap = patch_tap
+        size, mean, std = image_settings(self.visual)
+        self.input_size = size[0]
+        widths = [self._width(stage) for stage in stages]
+        self.channels = {str(i): widths[t] for i, t in enumerate(self.taps)}
+        if patch_tap:
+            self.channels[str(len(self.taps))] = int(self.visual.bn3.num_features)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
+        self.freeze()
+
+    def stages(self) -> list[nn.Module]:
+        return [self.visual.layer1, self.visual.layer2, self.visual.layer3, self.visual.layer4]
+
+    @staticmethod
+    def _width(stage: nn.Module) -> int:
+        return int([m for m in stage.modules() if isinstance(m, nn.BatchNorm2d)][-1].num_features)
+
+    def load_backbone_state_dict(self, state: Mapping[str, torch.Tensor], *, source: str) -> None:
+        self.visual.load_state_dict(dict(state), strict=True)
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """``[-1, 1]`` images -> area resize to the tower's input size -> normalized as the CLIP was trained."""
+        return pretrained_input(x, size=self.input_size, mean=self.mean, std=self.std, resize="area")
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = self.visual.stem(self.preprocess(x))
+        features = {str(len(self.taps)): h.flatten(2)} if self.patch_tap else {}
+        for index, stage in enumerate(self.stages()[: self.taps[-1] + 1 if self.taps else 0]):
+            h = stage(h)
+            if index in self.taps:
+                features[str(self.taps.index(index))] = h.flatten(2)
+        return {name: features[name] for name in self.channels}
+
+
+def open_clip_feature_network(model: str, pretrained: str | None = None, *, taps: Sequence[int] = (0, 1),
+                              patch_tap: bool = True) -> FeatureNetwork:
+    """The image tower of an open_clip CLIP as D's frozen features: a ViT tower tapped after blocks
+    (:class:`OpenCLIPFeatureNetwork`), a ResNet tower after stages (:class:`OpenCLIPResNetFeatureNetwork`)."""
+    from ..open_clip_loader import load_open_clip
+
+    clip, _ = load_open_clip(model, pretrained)
+    kind = OpenCLIPFeatureNetwork if hasattr(clip.visual, "transformer") else OpenCLIPResNetFeatureNetwork
+    return kind(model, pretrained, taps=taps, patch_tap=patch_tap, clip=clip)
 
 
 class ConvFeatureNetwork(FeatureNetwork):
@@ -294,7 +361,7 @@ def build_feature_network(config: FeatureNetworkConfig) -> FeatureNetwork:
             config.model, weights, taps=config.taps, patch_tap=config.patch_tap, timm_kwargs=config.timm_kwargs
         )
     if config.kind == "open_clip":
-        return OpenCLIPFeatureNetwork(config.model, config.weights, taps=config.taps, patch_tap=config.patch_tap)
+        return open_clip_feature_network(config.model, config.weights, taps=config.taps, patch_tap=config.patch_tap)
     if config.kind == "conv":
         weights = resolve_feature_weights(config.weights)
         return ConvFeatureNetwork(widths=config.conv_widths, input_size=config.input_size, weights=weights, seed=config.seed)
