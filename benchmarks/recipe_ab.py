@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_throughput  # noqa: E402
+
 from stylegan_t.training.module import StyleGANT  # noqa: E402
 
 #: variant -> (recipe overrides, whether the D step runs the baseline's separate matching-aware pass)

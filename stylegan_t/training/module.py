@@ -33,7 +33,6 @@ from .sharding import checkpoint_synthesis_blocks, shard_fsdp2
 from .step_math import default_ema_kimg, ema_beta, finish_gradients, micro_batch_objective, step_seed
 from .step_rng import StepRandomness
 
-
 #: compiled variants torch keeps per function during a training step under ``run.compile``
 COMPILED_VARIANTS = 32
 
