@@ -170,3 +170,19 @@ def test_default_steps_are_passes_over_the_training_split(shards, monkeypatch, t
     record = json.loads((tmp_path / "clip" / "pretrain_clip.json").read_text())
     assert record["steps"] == result.steps and record["settings"]["steps"] is None
     assert pretrain_clip(str(shards), tmp_path / "clip", cfg, progress=False).reused
+
+
+def test_a_resnet_image_tower_trains_and_feeds_the_discriminator(shards, tmp_path, single_thread):
+    """``--model stylegan-t-tiny-conv``: the same pretraining with a small ResNet image tower, whose folder the
+    discriminator reads through ``kind: open_clip`` (stage taps) and the generator's text encoder as usual."""
+    from stylegan_t.models.discriminator import FeatureNetworkConfig, OpenCLIPResNetFeatureNetwork, build_feature_network
+    from stylegan_t.models.text_encoder import TextEncoder
+
+    cfg = PretrainClipConfig(model="stylegan-t-tiny-conv", steps=30, batch_size=32, holdout_fraction=0.25, lr=3e-3)
+    trained = pretrain_clip(str(shards), tmp_path / "clip", cfg, progress=False)
+    assert trained.scores["image_to_text_top1"] > trained.scores["chance_image_to_text_top1"] + 0.3, trained.scores
+    net = build_feature_network(FeatureNetworkConfig(kind="open_clip", model=trained.spec, taps=[0, 1]))
+    assert isinstance(net, OpenCLIPResNetFeatureNetwork)
+    features = net(torch.rand(2, 3, 24, 24) * 2 - 1)
+    assert [tuple(f.shape) for f in features.values()] == [(2, 64, 64), (2, 128, 16), (2, 16, 64)]
+    assert TextEncoder(trained.spec)(["vorpa", "kelix"]).shape[0] == 2
