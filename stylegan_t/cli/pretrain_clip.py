@@ -16,8 +16,9 @@ _DEFAULTS = PretrainClipConfig()
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("shards", help="shards written by `stylegan-t make-shards`: a folder of .tar files, a brace pattern or a glob")
     parser.add_argument("out", help="output folder (open_clip_config.json, open_clip_model.safetensors, pretrain_clip.json)")
-    parser.add_argument("--model", default=_DEFAULTS.model, help=f"open_clip architecture (default {_DEFAULTS.model}: a small ViT for 32x32 "
-                             "images; stylegan-t-tiny-conv: a small ResNet image tower, which reads shape from fewer images)")
+    parser.add_argument("--model", default=_DEFAULTS.model,
+                        help=f"open_clip architecture (default {_DEFAULTS.model}: a small ViT for 32x32 images; "
+                             "stylegan-t-tiny-conv: a small ResNet image tower, which reads shape from fewer images)")
     parser.add_argument("--steps", type=int, default=_DEFAULTS.steps,
                         help=f"optimizer steps (default: {AUTO_PASSES} passes over the training samples, "
                              f"{AUTO_MIN_STEPS} to {AUTO_MAX_STEPS} steps)")
