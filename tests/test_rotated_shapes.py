@@ -91,3 +91,19 @@ def test_reader_trained_on_renders_reads_clean_renders():
     images, _, scenes = zip(*(sample(i, seed=99) for i in range(12)))
     right = sum(detect(im) == sc.attributes for im, sc in zip(images, scenes))
     assert right >= 11, right
+
+
+def test_image_tower_probe_reads_every_requested_stage_of_a_resnet_tower(tmp_path):
+    """Probe 1 on a ResNet image tower (``--model stylegan-t-tiny-conv``) at all four stages: one row per tap,
+    the patch tap, the final embedding and pixels, each an accuracy in [0, 1] (random weights: not asserted high)."""
+    from helpers import write_tiny_clip_dir
+
+    from stylegan_t.demo.shape_probes import image_tower_probe
+    from stylegan_t.models.open_clip_loader import shipped_config
+
+    spec = write_tiny_clip_dir(tmp_path / "clip", config={"model_cfg": shipped_config("stylegan-t-tiny-conv")})
+    result = image_tower_probe(spec, taps=(0, 1, 2, 3), num_train=60, num_test=30)
+    rows = result["probes"]
+    assert {k.split(",")[0] for k in rows} == {"pixels", "patch embedding", "block 0", "block 1", "block 2", "block 3",
+                                              "final image embedding"}
+    assert all(0.0 <= v[a] <= 1.0 for v in rows.values() for a in ("shape", "color"))

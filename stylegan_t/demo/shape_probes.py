@@ -62,17 +62,19 @@ def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Ten
     return float((fit(a, targets, best)(b).argmax(1) == test_y).float().mean())
 
 
-def image_tower_probe(clip_spec: str, *, num_train: int = 2048, num_test: int = 1024) -> dict:
+def image_tower_probe(clip_spec: str, *, taps: tuple[int, ...] = (0, 1), num_train: int = 2048,
+                      num_test: int = 1024) -> dict:
     """Probe 1: shape / colour linear-probe accuracy per tap of the frozen image tower (as the discriminator
-    taps it: patch embedding, blocks 0 and 1) and of CLIP's final image embedding; raw pixels for reference."""
+    taps it: the patch tap, then the blocks, or a ResNet's stages, ``taps``) and of CLIP's final image
+    embedding; raw pixels for reference."""
     from ..models.discriminator.feature_networks import open_clip_feature_network
     from ..models.open_clip_loader import load_open_clip
 
-    net = open_clip_feature_network(clip_spec, taps=(0, 1)).eval()
+    net = open_clip_feature_network(clip_spec, taps=taps).eval()
     clip, _ = load_open_clip(clip_spec, None)
     clip = clip.eval()
     train, test = renders(num_train, _PROBE_SEED), renders(num_test, _PROBE_SEED + 1)
-    names = {"2": "patch embedding", "0": "block 0", "1": "block 1"}
+    names = {str(len(taps)): "patch embedding", **{str(i): f"block {t}" for i, t in enumerate(sorted(taps))}}
 
     def features(images: torch.Tensor) -> dict[str, torch.Tensor]:
         out = {"pixels": images.flatten(1)}
@@ -252,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", help="a training checkpoint of own-data-cpu on the rotated shapes (probes 3-4)")
     parser.add_argument("--detector", help="folder of a trained shape_cnn (probe 4)")
     parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--taps", default="0,1", help="probe 1: the image tower's taps (blocks, or a ResNet's "
+                        "stages; default 0,1 as the recipes tap it)")
     parser.add_argument("--skip-image-tower", action="store_true", help="leave out probe 1 (already measured)")
     parser.add_argument("--curve", help="instead: probe 3 (256 renders) at every epoch checkpoint of this run folder")
     args = parser.parse_args(argv)
@@ -260,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = f"local-dir:{args.clip}"
     results: dict = {}
     if not args.skip_image_tower:
-        results["image_tower"] = image_tower_probe(spec)
+        results["image_tower"] = image_tower_probe(spec, taps=tuple(int(t) for t in args.taps.split(",")))
         print(json.dumps(results["image_tower"], indent=1))
     from ..models.text_encoder import TextEncoder
 
