@@ -93,6 +93,39 @@ def test_spectral_norm_backward_matches_autograd_for_a_conv2d():
     assert torch.allclose(conv.parametrizations.weight.original.grad, w.grad, atol=1e-6, rtol=1e-4)
 
 
+@pytest.mark.parametrize("tokens", [1, 2, 4, 9])
+def test_circular_head_conv_over_fewer_tokens_than_its_padding(tokens):
+    """A head's kernel-9 circular conv on a deep tap with 1, 2 or 4 tokens (a ResNet tower's last stages) wraps
+    around as often as needed: each output token sums ``w[j] x[(n + j - 4) mod N]``, as on a long sequence."""
+    from stylegan_t.nn.spectral import spectral_conv1d
+
+    torch.manual_seed(0)
+    conv = spectral_conv1d(6, 5, 9).eval()
+    x = torch.randn(3, 6, tokens)
+    w = conv.weight.detach()
+    ref = torch.stack([sum(w[:, :, j] @ x[:, :, (n + j - 4) % tokens].T for j in range(9)).T + conv.bias.detach()
+                       for n in range(tokens)], dim=2)
+    assert torch.allclose(conv(x), ref, atol=1e-5)
+    index = torch.arange(-4, tokens + 4) % tokens
+    assert torch.equal(conv._padded(x), x[..., index])
+
+
+def test_discriminator_on_every_stage_of_a_resnet_tower(tmp_path):
+    """``taps: [0, 1, 2, 3]`` of a ResNet image tower: heads on 8×8, 4×4, 2×2 and 1×1 maps (and the stem) train."""
+    from helpers import write_tiny_clip_dir
+
+    from stylegan_t.models.discriminator import FeatureNetworkConfig
+    from stylegan_t.models.open_clip_loader import shipped_config
+
+    spec = write_tiny_clip_dir(tmp_path / "clip", config={"model_cfg": shipped_config("stylegan-t-tiny-conv")})
+    D = ProjectedDiscriminator(8, DiscriminatorConfig(feature_network=FeatureNetworkConfig(kind="open_clip", model=spec,
+                                                                                           taps=[0, 1, 2, 3])))
+    logits = D(torch.rand(8, 3, 32, 32) * 2 - 1, torch.randn(8, 8))
+    assert logits.shape == (8, 64 + 16 + 4 + 1 + 64)
+    logits.mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in D.heads.parameters() if p.requires_grad)
+
+
 def test_local_batch_norm_groups_by_eight():
     bn = LocalBatchNorm1d(3)
     x = torch.randn(16, 3, 5)

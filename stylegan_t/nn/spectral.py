@@ -92,13 +92,28 @@ class SpectralConv1d(nn.Conv1d):
         plain = self.groups == 1 and self.stride == (1,) and self.dilation == (1,)
         if x.device.type == "cpu" and plain and (k == 1 or x.shape[-1] < k):
             return self._conv_as_matmul(x, weight)
+        if self.padding_mode == "circular" and self._pad_width() > x.shape[-1]:
+            return F.conv1d(self._padded(x), weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return self._conv_forward(x, weight, self.bias)
+
+    def _pad_width(self) -> int:
+        return self.padding[0] if isinstance(self.padding, tuple) else 0
+
+    def _padded(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` padded as ``padding_mode`` says; circular padding wider than the sequence wraps around as often
+        as needed (a head on a deep tap with fewer tokens than the kernel, e.g. a ResNet's 2×2 or 1×1 stage)."""
+        pad = self._pad_width()
+        if not pad:
+            return x
+        if self.padding_mode != "circular":
+            return F.pad(x, (pad, pad))
+        if pad <= x.shape[-1]:
+            return F.pad(x, (pad, pad), mode="circular")
+        return x[..., torch.arange(-pad, x.shape[-1] + pad, device=x.device) % x.shape[-1]]
 
     def _conv_as_matmul(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """``[B, C, N]`` -> ``[B, O, N]``: pad as ``padding_mode`` says, unfold the ``k`` windows, multiply."""
-        (pad,) = self.padding if isinstance(self.padding, tuple) else (0,)
-        if pad:
-            x = F.pad(x, (pad, pad), mode="circular" if self.padding_mode == "circular" else "constant")
+        x = self._padded(x)
         batch, channels, length = x.shape
         out, _, k = weight.shape
         tokens = length - k + 1
