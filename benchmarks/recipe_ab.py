@@ -3,6 +3,8 @@ and today's code compiled, alternated in one process (medians and ratios against
 
     python benchmarks/recipe_ab.py runs/demo/recipe.yaml --repeats 3 --batches 30 --warmup 5
     python benchmarks/recipe_ab.py tiny-cpu --repeats 1 --batches 2 --warmup 1 --variants before,today   # CI-sized
+    python benchmarks/recipe_ab.py runs/demo/recipe.yaml --variants today,resnet \
+        --variant "resnet=model.discriminator.feature_network.model=local-dir:runs/demo-conv/tiny_clip"
 
 Each run is a short real ``fit`` on random shards (``train_throughput.py``); ``first iteration`` includes
 compilation (inductor's cache is warm after the first compiled run of a process).
@@ -51,16 +53,24 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=KEY=VALUE[;KEY=VALUE...]",
+                        help="define a variant: today's code, uncompiled, with these overrides (name it in --variants)")
     parser.add_argument("--work-dir", type=Path, default=Path("runs/bench-recipe-ab"))
     args = parser.parse_intermixed_args(argv)
+    variants = dict(VARIANTS)
+    for spec in args.variant:
+        name, _, settings = spec.partition("=")
+        if not name or "=" not in settings:
+            parser.error(f"--variant {spec!r}: expected NAME=KEY=VALUE[;KEY=VALUE...]")
+        variants[name] = (["run.compile=false", *settings.split(";")], False)
     names = [name.strip() for name in args.variants.split(",") if name.strip()]
-    unknown = [name for name in names if name not in VARIANTS]
+    unknown = [name for name in names if name not in variants]
     if unknown:
-        parser.error(f"unknown variant(s) {', '.join(unknown)}: choose from {', '.join(VARIANTS)}")
+        parser.error(f"unknown variant(s) {', '.join(unknown)}: choose from {', '.join(variants)}")
     results: dict[str, list[dict]] = {name: [] for name in names}
     for _ in range(args.repeats):
         for name in names:
-            overrides, baseline = VARIANTS[name]
+            overrides, baseline = variants[name]
             with separate_mismatch_pass(baseline):
                 results[name].append(train_throughput.main([
                     args.recipe, *args.overrides, *overrides, "--batches", str(args.batches), "--warmup", str(args.warmup),
@@ -77,4 +87,9 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
 
 
 if __name__ == "__main__":
-    main()
+    from stylegan_t.errors import RecipeError
+
+    try:
+        main()
+    except RecipeError as error:  # a bad override: one line, as the CLI says it
+        raise SystemExit(f"recipe_ab.py: {error}") from None

@@ -61,12 +61,21 @@ def test_efficiency_report_prints_every_row(tmp_path):
 def test_recipe_ab_alternates_the_baseline_d_step_and_prints_ratios(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "recipe_ab.py"), "tiny-cpu", "loss.mismatch_weight=1", "--repeats", "1",
-         "--batches", "1", "--warmup", "1", "--variants", "before,today", "--work-dir", str(tmp_path)],
+         "--batches", "1", "--warmup", "1", "--variants", "before,today,batch8", "--work-dir", str(tmp_path),
+         "--variant", "batch8=optim.batch_size=8;optim.micro_batch_size=8"],
         capture_output=True, text=True, timeout=600, env=ENV,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.split()[:1] in (["before"], ["today"])}
-    assert set(rows) == {"before", "today"} and rows["before"][-2] == "1.00x" and rows["today"][-2].endswith("x")
+    names = (["before"], ["today"], ["batch8"])
+    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.split()[:1] in names}
+    assert set(rows) == {"before", "today", "batch8"} and rows["before"][-2] == "1.00x"
+    assert rows["today"][-2].endswith("x") and rows["batch8"][-2].endswith("x")
+    # a defined variant's overrides reach the recipe: an invalid one ends in the recipe's own one-line error
+    broken = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "recipe_ab.py"), "tiny-cpu", "--variants", "b",
+                             "--variant", "b=optim.batch_size=-3", "--work-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=600, env=ENV)
+    assert broken.returncode == 1
+    assert broken.stderr.strip().splitlines() == ["recipe_ab.py: optim.batch_size must be an integer > 0, got -3"]
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "recipe_ab.py"), "tiny-cpu", "--variants", "fast"],
                          capture_output=True, text=True, env=ENV)
     assert bad.returncode == 2 and "unknown variant(s) fast" in bad.stderr
