@@ -13,10 +13,12 @@ from .shards import ensure_demo_shards
 
 #: the scenes the demo trains on: five places, captions naming colour and shape (and the place in half of them)
 DEFAULT_LAYOUT = "positions"
-#: the demo's tiny CLIP: ``stylegan-t pretrain-clip`` on the demo's shards with these settings, exactly as
-#: for one's own data (docs/own-data.md); nothing about the scenes is used beyond image-caption pairs
-DEMO_CLIP = PretrainClipConfig(steps=600, batch_size=128)
-QUICK_CLIP = PretrainClipConfig(steps=20, batch_size=32)
+#: the demo's tiny CLIP: ``stylegan-t pretrain-clip --model stylegan-t-tiny-conv`` on the demo's shards with
+#: these settings, exactly as for one's own data (docs/own-data.md); nothing about the scenes is used beyond
+#: image-caption pairs. Its ResNet image tower, as D's features, teaches shape in half the images of the ViT's
+#: and costs less per image (docs/tutorial.md).
+DEMO_CLIP = PretrainClipConfig(steps=600, batch_size=128, model="stylegan-t-tiny-conv")
+QUICK_CLIP = PretrainClipConfig(steps=20, batch_size=32, model="stylegan-t-tiny-conv")
 
 
 def run_demo(
