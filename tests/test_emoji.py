@@ -17,14 +17,14 @@ from stylegan_t.cli.main import main
 from stylegan_t.demo import emoji as E
 from stylegan_t.weights import shipped_model
 
-#: docs/emoji.md, training names, all 3474 prompts: judge group accuracy (balanced) and retrieval top-5
-DOC_TRAIN_GROUP, DOC_TRAIN_TOP5 = 0.419, 0.081
-#: the test scores a fixed, evenly spaced sample of 300 training names (deterministic on one machine); the margins
-#: cover the sample's distance from the full figures (binomial standard error at 300 names: ~2.8 points for the
-#: group, ~1.6 for top-5; measured: 6.0% top-5 on the sample against 8.1% on all) and float differences between CPUs
-GROUP_MARGIN, TOP5_MARGIN = 0.10, 0.04
+#: docs/emoji.md: the judge on the fixed, evenly spaced sample of 300 training names that this test scores
+#: (group accuracy balanced over groups, retrieval top-5); on all 3474 names the same weights read 45.4% / 15.5%.
+#: The sample's balanced group accuracy is lower than the full set's: its smaller groups hold only a few names.
+DOC_SAMPLE_GROUP, DOC_SAMPLE_TOP5 = 0.366, 0.123
+#: deterministic on one machine; the margins cover float differences between CPUs (a few images read otherwise)
+GROUP_MARGIN, TOP5_MARGIN = 0.06, 0.03
 #: sha256 of the uint8 grid of GRID_PROMPTS x seeds 0-1 from the shipped weights (CPU, float32)
-GRID_SHA256 = "4117a566515b32b7f8b9dd9da1048ef07d140b3d2a4505fb4b1ec5982f46b380"
+GRID_SHA256 = "ead894feb6fd6d9928c78e3977defbac842a0fea0a9a8bb8186bc25916bda702"
 GRID_PROMPTS = ["a red apple", "a dog face", "a pizza"]
 
 
@@ -176,8 +176,8 @@ def report(pipe):
 
 def test_judge_scores_the_shipped_model_as_documented(report):
     train = report["train"]
-    assert train["generated"]["group"] >= DOC_TRAIN_GROUP - GROUP_MARGIN
-    assert train["generated"]["top5"] >= DOC_TRAIN_TOP5 - TOP5_MARGIN
+    assert train["generated"]["group"] >= DOC_SAMPLE_GROUP - GROUP_MARGIN
+    assert train["generated"]["top5"] >= DOC_SAMPLE_TOP5 - TOP5_MARGIN
 
 
 def test_caption_shuffled_control_scores_near_chance(report):

@@ -5,7 +5,8 @@ pretrained folder (the one that ships as ``stylegan_t.load("emoji")``).
     python -m stylegan_t.demo.emoji_run --ship runs/emoji/checkpoints/last.ckpt --to DIR   # export
 
 The export stores the text tower *by value* under the architecture name ``stylegan-t-tiny`` (which ships
-with stylegan_t), so the folder references no file outside itself; floating tensors are stored as float16.
+with stylegan_t; ``stylegan-t-tiny-conv`` has the same text tower), so the folder references no file outside
+itself; floating tensors are stored as float16.
 """
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ import torch
 from ..clip_pretraining import PretrainClipConfig, format_scores, pretrain_clip
 from .emoji_data import build_emoji_data
 
-#: the small CLIP of the emoji run (``stylegan-t pretrain-clip ... --steps 500``)
-EMOJI_CLIP = PretrainClipConfig(steps=500, batch_size=128)
+#: the small CLIP of the emoji run (``stylegan-t pretrain-clip ... --steps 500 --model stylegan-t-tiny-conv``):
+#: its ResNet image tower, as D's features, took the judge's group accuracy from 43% to 49% at 232 kimg
+#: (docs/emoji.md)
+EMOJI_CLIP = PretrainClipConfig(steps=500, batch_size=128, model="stylegan-t-tiny-conv")
 TOWER_ARCH = "stylegan-t-tiny"
 
 
