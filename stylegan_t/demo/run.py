@@ -15,8 +15,8 @@ from .shards import ensure_demo_shards
 DEFAULT_LAYOUT = "positions"
 #: the demo's tiny CLIP: ``stylegan-t pretrain-clip --model stylegan-t-tiny-conv`` on the demo's shards with
 #: these settings, exactly as for one's own data (docs/own-data.md); nothing about the scenes is used beyond
-#: image-caption pairs. Its ResNet image tower, as D's features, teaches shape in half the images of the ViT's
-#: and costs less per image (docs/tutorial.md).
+#: image-caption pairs. Its ResNet image tower, as D's features, teaches shape and position in half the images
+#: of the ViT's, at the same cost per image (docs/performance.md).
 DEMO_CLIP = PretrainClipConfig(steps=600, batch_size=128, model="stylegan-t-tiny-conv")
 QUICK_CLIP = PretrainClipConfig(steps=20, batch_size=32, model="stylegan-t-tiny-conv")
 
