@@ -1,6 +1,7 @@
 """``stylegan-t demo``: make the procedural shards, train the ``demo`` recipe, report text alignment."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -18,7 +19,7 @@ DEFAULT_LAYOUT = "positions"
 #: image-caption pairs. Its ResNet image tower, as D's features, teaches shape and position in half the images
 #: of the ViT's, at the same cost per image (docs/performance.md).
 DEMO_CLIP = PretrainClipConfig(steps=600, batch_size=128, model="stylegan-t-tiny-conv")
-QUICK_CLIP = PretrainClipConfig(steps=20, batch_size=32, model="stylegan-t-tiny-conv")
+QUICK_CLIP = dataclasses.replace(DEMO_CLIP, steps=20, batch_size=32)
 
 
 def run_demo(
