@@ -22,6 +22,7 @@ import torch
 from ..constants import CLIP_MEAN, CLIP_STD
 from ..images import pretrained_input
 from ..models.open_clip_loader import create_open_clip
+from ..training.optim import fused_kernel_applies
 from ..utils.atomic import atomic_path
 from .config import PretrainClipConfig, PretrainClipError, auto_steps
 from .data import count_training_samples, find_shards, fingerprint, scan_held_out, training_batches
@@ -57,12 +58,13 @@ def _architecture(name: str) -> dict:
 
 
 def _optimizer(model: torch.nn.Module, cfg: PretrainClipConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW without decay on gains, biases and the temperature (as open_clip's training does), linear
-    warm-up then cosine decay to zero."""
+    """AdamW without decay on gains, biases and the temperature (as open_clip's training does), on torch's fused
+    kernel where it applies; linear warm-up then cosine decay to zero."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.ndim < 2 or "logit_scale" in name or name.endswith(".bias") else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, fused=fused_kernel_applies(decay + no_decay) or None)
     warmup = max(1, round(cfg.warmup_fraction * cfg.steps))
 
     def factor(step: int) -> float:

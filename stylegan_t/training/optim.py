@@ -13,5 +13,9 @@ def make_adam(params: Sequence[torch.nn.Parameter], *, lr: float, betas: tuple[f
     """Adam on torch's fused kernel where every parameter's device and dtype have one (CPU, CUDA; FSDP2's
     DTensors included): the same update as the per-tensor loop, 4x faster for the tiny and lite networks on a
     2-core CPU (docs/performance.md). Otherwise torch's default implementation."""
-    fused = bool(params) and all(p.device.type in FUSED_DEVICES and p.is_floating_point() for p in params)
-    return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, fused=fused or None)
+    return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, fused=fused_kernel_applies(params) or None)
+
+
+def fused_kernel_applies(params: Sequence[torch.nn.Parameter]) -> bool:
+    """Whether torch's fused Adam/AdamW kernel takes these parameters: floating point, all on a device that has it."""
+    return bool(params) and all(p.device.type in FUSED_DEVICES and p.is_floating_point() for p in params)
