@@ -136,7 +136,8 @@ def test_spectral_conv1d_matmul_path_matches_conv1d_and_its_gradients(kernel_siz
 def test_generator_input_is_nchw_and_cpu_convs_pick_their_layout():
     """G's Fourier-feature input is NCHW-contiguous (a permuted view would carry channels-last strides into every
     conv, converting each weight on every call); on the CPU the modulated conv goes channels-last only where the
-    activations outweigh the weights, with the same result either way."""
+    activations outweigh the weights and no backward will run through it (mkldnn's channels-last backward is the
+    slower one), with the same result either way."""
     from stylegan_t.nn.fourier import FourierFeatures
     from stylegan_t.nn.modconv import _cpu_layout
 
@@ -146,6 +147,10 @@ def test_generator_input_is_nchw_and_cpu_convs_pick_their_layout():
     act = torch.empty(2, 64, 8, 8)
     assert _cpu_layout(act, big_weight) == torch.contiguous_format
     assert _cpu_layout(act, small_weight) == torch.channels_last
+    assert _cpu_layout(act.requires_grad_(), small_weight) == torch.contiguous_format  # training: NCHW
+    assert _cpu_layout(act.detach(), small_weight.requires_grad_()) == torch.contiguous_format
+    with torch.no_grad():
+        assert _cpu_layout(act.requires_grad_(), small_weight) == torch.channels_last
     torch.manual_seed(0)
     for c, res in ((64, 4), (8, 32)):  # weight-heavy and activation-heavy
         inp, w, s = torch.randn(2, c, res, res), torch.randn(c, c, 3, 3), torch.randn(2, c)

@@ -35,8 +35,11 @@ def _conv(x: torch.Tensor, w: torch.Tensor, *, up: int, padding: int, groups: in
 
 def _cpu_layout(x: torch.Tensor, w: torch.Tensor) -> torch.memory_format:
     """mkldnn runs channels-last activations without reordering them, but then converts the weight to that
-    layout on every call: worth it where the activations outweigh the weights (high resolutions, few channels)."""
-    return torch.channels_last if x.numel() > w.numel() else torch.contiguous_format
+    layout on every call: worth it where the activations outweigh the weights (high resolutions, few channels).
+    Only without a backward: mkldnn's channels-last backward is slower than NCHW's (1.7x for 512 channels at
+    64x64, the paper's ``lite`` G at 64 px; docs/performance.md), so a conv autograd will differentiate stays NCHW."""
+    backward = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)
+    return torch.channels_last if not backward and x.numel() > w.numel() else torch.contiguous_format
 
 
 def _conv1x1(x: torch.Tensor, w: torch.Tensor, *, groups: int) -> torch.Tensor:
