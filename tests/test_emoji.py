@@ -61,20 +61,6 @@ def test_catalogue_parsing_split_and_captions():
     assert E.is_heldout("folded hands: dark skin tone") == E.is_heldout("folded hands")
 
 
-def test_training_pairs_give_every_group_about_equal_weight():
-    """A group of 2 emoji is repeated to the count of a group of 10 (skin-tone variants: one caption each)."""
-    people = [E.Emoji("x", f"person {i}: light skin tone", "People & Body", "person") for i in range(10)]
-    food = [E.Emoji("x", f"fruit {i}", "Food & Drink", "food-fruit") for i in range(2)]
-    rows = E.sample_rows(people + food)
-    count = {g: sum(e.group == g for e, _ in rows) for g in ("People & Body", "Food & Drink")}
-    assert count == {"People & Body": 10, "Food & Drink": 2 * len(E.TEMPLATES)}  # 8 pairs of food, 10 of people
-    fruit = [(e.name, c) for e, c in rows if e.group == "Food & Drink"]
-    assert sorted(set(fruit)) == sorted((e.name, c) for e in food for c in E.captions(e))  # every template of each
-    assert rows == E.sample_rows(people + food)  # a fixed order
-    rare = E.sample_rows(people + food[:1])  # 4 pairs against 10: repeated (round(10 / 4) = 2x)
-    assert sum(e.group == "Food & Drink" for e, _ in rare) == 2 * len(E.TEMPLATES)
-
-
 def test_missing_font_is_one_line(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(E, "FONT_PATHS", (str(tmp_path / "none.ttf"),))
     monkeypatch.delenv(E.FONT_ENV, raising=False)

@@ -171,14 +171,8 @@ def split(emojis: list[Emoji]) -> tuple[list[Emoji], list[Emoji]]:
 def sample_rows(emojis: list[Emoji], *, seed: int = 0) -> list[tuple[Emoji, str]]:
     """(emoji, caption) pairs in a fixed shuffled order (shards mix well): every template of an emoji, but one
     template (drawn at random) of a skin-tone variant, so that people with five tones each do not outweigh
-    every other group (they are 59% of the catalogue). Then each group's pairs are repeated to about the
-    largest group's count: every group is seen about equally often, as the judge weighs them (docs/emoji.md)."""
+    every other group (they are 59% of the catalogue)."""
     rng = random.Random(seed)
-    by_group: dict[str, list[tuple[Emoji, str]]] = {}
-    for e in emojis:
-        for c in [rng.choice(captions(e))] if has_skin_tone(e.name) else captions(e):
-            by_group.setdefault(e.group, []).append((e, c))
-    largest = max(map(len, by_group.values()), default=0)
-    rows = [row for pairs in by_group.values() for row in pairs * max(1, round(largest / len(pairs)))]
+    rows = [(e, c) for e in emojis for c in ([rng.choice(captions(e))] if has_skin_tone(e.name) else captions(e))]
     rng.shuffle(rows)
     return rows

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .emoji import Emoji, catalogue, font_path, is_heldout, render, sample_rows, split
 
-FORMAT_VERSION = 2  # bump when renders, captions or the split change
+FORMAT_VERSION = 1  # bump when renders, captions or the split change
 MANIFEST = "manifest.json"
 
 
