@@ -186,3 +186,28 @@ def test_a_resnet_image_tower_trains_and_feeds_the_discriminator(shards, tmp_pat
     features = net(torch.rand(2, 3, 24, 24) * 2 - 1)
     assert [tuple(f.shape) for f in features.values()] == [(2, 64, 64), (2, 128, 16), (2, 16, 64)]
     assert TextEncoder(trained.spec)(["vorpa", "kelix"]).shape[0] == 2
+
+
+def test_optimizer_is_fused_adamw_with_the_same_update_as_the_loop():
+    """AdamW on torch's fused kernel (the per-tensor loop was 12% of a CPU step), no decay on biases and gains,
+    and the same parameters after a few steps as torch's per-tensor implementation."""
+    from stylegan_t.clip_pretraining.train import _optimizer
+
+    cfg = PretrainClipConfig(steps=10)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.LayerNorm(16), torch.nn.Linear(16, 4))
+    loop = [p.detach().clone().requires_grad_() for p in model.parameters()]
+    opt, _ = _optimizer(model, cfg)
+    assert opt.defaults["fused"] is True
+    assert [len(g["params"]) for g in opt.param_groups] == [2, 4] and opt.param_groups[1]["weight_decay"] == 0.0
+    ref = torch.optim.AdamW([{"params": [loop[0], loop[4]], "weight_decay": cfg.weight_decay},
+                             {"params": [loop[1], loop[2], loop[3], loop[5]], "weight_decay": 0.0}], lr=cfg.lr, foreach=False)
+    for step in range(3):
+        x = torch.randn(5, 8, generator=torch.Generator().manual_seed(step))
+        for params, o in ((list(model.parameters()), opt), (loop, ref)):
+            h = torch.nn.functional.layer_norm(x @ params[0].T + params[1], (16,), params[2], params[3])
+            (h @ params[4].T + params[5]).square().mean().backward()
+            o.step()
+            o.zero_grad()
+    for p, q in zip(model.parameters(), loop):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
