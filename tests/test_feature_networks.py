@@ -213,3 +213,37 @@ def test_open_clip_resnet_image_tower_as_feature_network(tmp_path):
     assert D(torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 8)).shape == (4, 64 + 16 + 64)
     with pytest.raises(ValueError, match="stages"):
         build_feature_network(FeatureNetworkConfig(kind="open_clip", model=spec, taps=[4]))
+
+
+def test_extra_feature_network_adds_heads_beside_the_first():
+    """``extra_feature_network``: a second frozen network whose taps get heads too, named with an ``x`` prefix,
+    logits after the first network's; both frozen, gradients reach the images through both."""
+    from stylegan_t.models.discriminator import FeatureNetworkConfig, StackedFeatureNetwork
+
+    first = feature_network_preset("vit-tiny")
+    extra = FeatureNetworkConfig(kind="conv", weights="random", conv_widths=[8, 16], input_size=16, seed=3)
+    torch.manual_seed(0)
+    D = ProjectedDiscriminator(8, DiscriminatorConfig(feature_network=first, extra_feature_network=extra))
+    assert isinstance(D.feature_network, StackedFeatureNetwork)
+    assert list(D.heads) == ["0", "1", "2", "x0", "x1"]
+    assert D.feature_network.input_size == 32  # the crop follows the first network
+    x = (torch.rand(2, 3, 32, 32) * 2 - 1).requires_grad_(True)
+    features = D.extract_features(x)
+    alone = build_feature_network(extra)(x)
+    assert torch.equal(features["x0"], alone["0"]) and torch.equal(features["x1"], alone["1"])
+    logits = D(x, torch.randn(2, 8))
+    assert logits.shape == (2, sum(f.shape[2] for f in features.values()))
+    logits.sum().backward()
+    assert x.grad.abs().sum() > 0
+    assert not any(p.requires_grad for p in D.feature_network.parameters())
+    assert D.feature_network_spec() is None  # two networks: stored by value, not by one file's reference
+
+
+def test_extra_feature_network_config_errors_name_the_key():
+    from stylegan_t.errors import RecipeError
+
+    with pytest.raises(RecipeError, match=r"model\.discriminator\.extra_feature_network\.kind"):
+        DiscriminatorConfig(extra_feature_network={"kind": "resnet"})
+    with pytest.raises(RecipeError, match=r"model\.discriminator\.extra_feature_network has unknown keys \['tap'\]"):
+        DiscriminatorConfig(extra_feature_network={"kind": "conv", "tap": [0]})
+    assert list(DiscriminatorConfig().feature_networks()) == ["model.discriminator.feature_network"]

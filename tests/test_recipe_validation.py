@@ -160,6 +160,7 @@ def test_paper_recipes_need_every_pretrained_file_and_name_all_missing_ones(weig
     ("model.generator.text_encoder.pretrained=/nowhere/clip.bin", "/nowhere/clip.bin"),
     ("eval.every_kimg=100", "pt_inception-2015-12-05-6726825d.pth"),
     ("eval.clip_model=ViT-g-14", "eval.clip_pretrained"),
+    ("model.discriminator.extra_feature_network.kind=conv", "model.discriminator.extra_feature_network.weights is not set"),
 ])
 def test_never_random_by_omission(weights, override, key):
     weights("ViT-L-14-quickgelu-openai.pt"), weights("dino_vits16.pth")
@@ -181,6 +182,16 @@ def test_unknown_architectures_fail_in_the_preflight(weights, tmp_path):
                           ("model.discriminator.feature_network.model=vit_smol", "model.discriminator.feature_network.model"),
                           ("loss.clip_model=ViT-Q-1", "loss.clip_model")]:
         assert key in _one_line_error(lambda: preflight(load_recipe("lite-64", [override, f"data.urls={tmp_path}"])))
+
+
+def test_a_missing_local_clip_of_either_feature_network_is_named(tmp_path):
+    from stylegan_t.cli.checks import check_local_clip_folders
+    from stylegan_t.errors import MissingWeightsError
+
+    for key in ("model.discriminator.feature_network", "model.discriminator.extra_feature_network"):
+        recipe = load_recipe("tiny-cpu", [f"{key}.kind=open_clip", f"{key}.model=local-dir:{tmp_path / 'none'}"])
+        message = _one_line_error(lambda: check_local_clip_folders(recipe), MissingWeightsError)
+        assert message.startswith(f"{key}.model: no CLIP in") and "stylegan-t pretrain-clip" in message, message
 
 
 def test_missing_local_shards_are_named_and_remote_ones_not_checked(tmp_path):

@@ -197,3 +197,28 @@ def test_clip_guidance_changes_the_generator_update_and_stays_frozen(tmp_path, s
     d_plain, d_guided = plain.discriminator.state_dict(), guided.discriminator.state_dict()
     assert all(torch.equal(d_plain[k], d_guided[k]) for k in d_plain)  # the D step comes first: identical
     assert not all(torch.equal(g_plain[k], g_guided[k]) for k in g_plain)
+
+
+def test_extra_feature_network_trains_its_heads_and_resumes(tmp_path, shards):
+    """``model.discriminator.extra_feature_network``: its heads train with the others, both networks stay frozen
+    and out of the optimizer, the checkpoint holds them by value and a resumed run loads strictly."""
+    key = "model.discriminator.extra_feature_network"
+    extra = (f"{key}.kind=conv", f"{key}.weights=random", f"{key}.conv_widths=[8,16]", f"{key}.seed=5",
+             "data.batches_per_epoch=2", "optim.batch_size=4", "optim.micro_batch_size=4")
+    model, _ = fit(tiny_recipe(tmp_path / "run", shards["folder"], *extra, "run.total_kimg=0.008"))
+    D = model.discriminator
+    assert list(D.heads) == ["0", "1", "x0", "x1"]
+    d_opt, _ = model.optimizers()
+    assert {id(p) for p in d_opt.param_groups[0]["params"]} == {id(p) for p in D.heads.parameters()}
+    assert not any(p.requires_grad for p in D.feature_network.parameters())
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert "discriminator.feature_network" not in ckpt["stylegan_t"]["frozen"]
+    stored = {k.removeprefix("discriminator.feature_network.second.") for k in ckpt["state_dict"]
+              if k.startswith("discriminator.feature_network.second.")}
+    assert stored == set(D.feature_network.second.state_dict())
+    head_before = {k: v.clone() for k, v in D.heads["x1"].state_dict().items()}
+    resumed, _ = fit(tiny_recipe(tmp_path / "run", shards["folder"], *extra, "run.total_kimg=0.016"),
+                     resume=tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert resumed.images_seen == 16
+    after = resumed.discriminator.heads["x1"].state_dict()
+    assert any(not torch.equal(after[k], v) for k, v in head_before.items())  # the extra network's head trains

@@ -96,9 +96,9 @@ def check_local_clip_folders(recipe) -> None:
     from ..errors import MissingWeightsError
 
     uses = [("model.generator.text_encoder.model", recipe.model.generator.text_encoder.model)]
-    feature = recipe.model.discriminator.feature_network
-    if getattr(feature, "kind", None) == "open_clip":
-        uses.append(("model.discriminator.feature_network.model", feature.model))
+    for key, feature in recipe.model.discriminator.feature_networks().items():
+        if feature.kind == "open_clip":
+            uses.append((f"{key}.model", feature.model))
     if recipe.loss.clip_weight > 0:
         uses.append(("loss.clip_model", recipe.loss.clip_model))
     for key, model in uses:

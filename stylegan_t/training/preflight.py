@@ -29,9 +29,9 @@ def open_clip_networks(recipe: Recipe) -> Iterator[tuple[str, str, str, str | No
     te = recipe.model.generator.text_encoder
     if te.model:
         yield "model.generator.text_encoder.model", "model.generator.text_encoder.pretrained", te.model, te.pretrained
-    fn = recipe.model.discriminator.feature_network
-    if fn.kind == "open_clip":
-        yield "model.discriminator.feature_network.model", "model.discriminator.feature_network.weights", fn.model, fn.weights
+    for key, fn in recipe.model.discriminator.feature_networks().items():
+        if fn.kind == "open_clip":
+            yield f"{key}.model", f"{key}.weights", fn.model, fn.weights
     if recipe.loss.clip_weight > 0:
         yield "loss.clip_model", "loss.clip_pretrained", recipe.loss.clip_model, recipe.loss.clip_pretrained
     ev = recipe.eval
@@ -47,22 +47,22 @@ def check_architectures(recipe: Recipe) -> None:
                 f"{key}: {model!r} is not an open_clip architecture (see open_clip.list_models(); OpenAI weights "
                 "use e.g. 'ViT-L-14-quickgelu') nor 'local-dir:<folder>'"
             )
-    fn = recipe.model.discriminator.feature_network
-    if fn.kind == "vit":
-        import timm
+    for key, fn in recipe.model.discriminator.feature_networks().items():
+        if fn.kind == "vit":
+            import timm
 
-        if not timm.is_model(fn.model):
-            raise RecipeError(f"model.discriminator.feature_network.model: {fn.model!r} is not a timm architecture "
-                              "(the paper's is 'vit_small_patch16_224.dino')")
+            if not timm.is_model(fn.model):
+                raise RecipeError(f"{key}.model: {fn.model!r} is not a timm architecture "
+                                  "(the paper's is 'vit_small_patch16_224.dino')")
 
 
 def _weight_checks(recipe: Recipe) -> Iterator[tuple[str, Callable[[], Any]]]:
     """``(recipe key, resolver)`` for every pretrained weights file; each resolver raises MissingWeightsError."""
     for _, key, model, pretrained in open_clip_networks(recipe):
         yield key, lambda model=model, pretrained=pretrained: resolve_pretrained(model, pretrained)
-    fn = recipe.model.discriminator.feature_network
-    if fn.kind in ("vit", "conv"):
-        yield "model.discriminator.feature_network.weights", lambda: resolve_feature_weights(fn.weights)
+    for key, fn in recipe.model.discriminator.feature_networks().items():
+        if fn.kind in ("vit", "conv"):
+            yield f"{key}.weights", lambda fn=fn, key=key: resolve_feature_weights(fn.weights, key=f"{key}.weights")
     ev = recipe.eval
     if ev.every_kimg is not None and ev.fid:
         yield "eval.inception_weights", lambda: _inception_file(ev.inception_weights)

@@ -13,11 +13,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..errors import CheckpointError, MissingWeightsError, UserError, WeightsFileError
 from .recipe import Recipe
+
+if TYPE_CHECKING:
+    from ..models.discriminator import FeatureNetworkConfig
 
 
 def _open_clip_check(model: str, pretrained: str | None) -> None:
@@ -28,7 +32,7 @@ def _open_clip_check(model: str, pretrained: str | None) -> None:
         check_weights_file(model, weights)
 
 
-def _feature_network_check(recipe: Recipe) -> None:
+def _feature_network_check(fn: FeatureNetworkConfig, key: str = "model.discriminator.feature_network") -> None:
     from ..models.discriminator.feature_networks import (
         DINO_HOW,
         ConvFeatureNetwork,
@@ -39,8 +43,7 @@ def _feature_network_check(recipe: Recipe) -> None:
     )
     from ..utils.weight_files import check_fits
 
-    fn = recipe.model.discriminator.feature_network
-    path = resolve_feature_weights(fn.weights)
+    path = resolve_feature_weights(fn.weights, key=f"{key}.weights")
     if path is None:
         return
     what = f"feature network '{fn.model if fn.kind == 'vit' else fn.kind}' weights"
@@ -101,7 +104,8 @@ def _inception_check(path: str | None) -> None:
 
 def expected_module_shapes(recipe: Recipe) -> dict[str, torch.Tensor]:
     """The trained tensors of the ``StyleGANT`` a recipe builds (G, its EMA, D's heads; text tower included), as meta
-    tensors. The discriminator is left out when its feature network is an open_clip tower (it needs its weights)."""
+    tensors. The discriminator is left out when its feature network is an open_clip tower or there are two (they need
+    their weights)."""
     from ..models import Generator, TextEncoderConfig
     from ..models.discriminator import ProjectedDiscriminator
     from ..models.discriminator.feature_networks import ConvFeatureNetwork, ViTFeatureNetwork
@@ -116,12 +120,13 @@ def expected_module_shapes(recipe: Recipe) -> dict[str, torch.Tensor]:
         tower = {f"mapping.text_encoder.model.{k}": v for k, v in clip.state_dict().items() if not k.startswith("visual.")}
     bare = dataclasses.replace(config, text_encoder=TextEncoderConfig("", text_dim=c_dim))
     fn = recipe.model.discriminator.feature_network
+    stacked = recipe.model.discriminator.extra_feature_network is not None  # built with its weights, like open_clip
     with torch.device("meta"):
         g_state = {**Generator(bare).state_dict(), **tower}
         feature = None
-        if fn.kind == "vit":
+        if fn.kind == "vit" and not stacked:
             feature = ViTFeatureNetwork(fn.model, None, taps=fn.taps, patch_tap=fn.patch_tap, timm_kwargs=fn.timm_kwargs)
-        elif fn.kind == "conv":
+        elif fn.kind == "conv" and not stacked:
             feature = ConvFeatureNetwork(widths=fn.conv_widths, input_size=fn.input_size, seed=fn.seed)
         d_state = {}
         if feature is not None:
@@ -169,8 +174,9 @@ def recipe_weight_checks(recipe: Recipe, *, stock_module: bool = True) -> Iterat
         if (model, pretrained) not in seen:
             seen.add((model, pretrained))
             yield key, lambda model=model, pretrained=pretrained: _open_clip_check(model, pretrained)
-    if recipe.model.discriminator.feature_network.kind in ("vit", "conv"):
-        yield "model.discriminator.feature_network.weights", lambda: _feature_network_check(recipe)
+    for key, fn in recipe.model.discriminator.feature_networks().items():
+        if fn.kind in ("vit", "conv"):
+            yield f"{key}.weights", lambda fn=fn, key=key: _feature_network_check(fn, key)
     ev = recipe.eval
     if ev.every_kimg is not None and ev.fid:
         yield "eval.inception_weights", lambda: _inception_check(ev.inception_weights)

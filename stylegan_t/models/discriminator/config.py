@@ -8,6 +8,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from ...errors import RecipeError
 from ...utils.text import comma_items
 from ...utils.validation import in_range, known_fields, one_of, positive, require
 
@@ -70,12 +71,26 @@ class DiscriminatorConfig:
     diffaug: str = DEFAULT_DIFFAUG
     #: probability of one random crop to the feature network's input size for larger images (training mode)
     p_crop: float = 0.5
+    #: not in the paper: a second frozen network whose taps get heads too (e.g. a CLIP's ResNet image tower, which
+    #: reads shape, beside its ViT tower, which keeps images real: docs/own-data.md); None: one network
+    extra_feature_network: Optional[FeatureNetworkConfig] = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.feature_network, dict):
-            known = known_fields(FeatureNetworkConfig, self.feature_network, "model.discriminator.feature_network")
-            self.feature_network = FeatureNetworkConfig(**known)
+        for key in ("feature_network", "extra_feature_network"):
+            value, where = getattr(self, key), f"model.discriminator.{key}"
+            if isinstance(value, dict):
+                try:
+                    setattr(self, key, FeatureNetworkConfig(**known_fields(FeatureNetworkConfig, value, where)))
+                except RecipeError as err:  # its own check names the first network's key
+                    raise RecipeError(str(err).replace("model.discriminator.feature_network", where, 1)) from None
         self.validate()
+
+    def feature_networks(self, where: str = "model.discriminator") -> Dict[str, FeatureNetworkConfig]:
+        """``{recipe key: config}`` of every frozen network D builds, the first one first."""
+        out = {f"{where}.feature_network": self.feature_network}
+        if self.extra_feature_network is not None:
+            out[f"{where}.extra_feature_network"] = self.extra_feature_network
+        return out
 
     def validate(self, where: str = "model.discriminator") -> None:
         from ...augment import POLICIES
@@ -85,7 +100,9 @@ class DiscriminatorConfig:
         bad = [n for n in comma_items(str(self.diffaug)) if n not in POLICIES]
         require(not bad, f"{where}.diffaug", f"has unknown policies {bad}; valid: {sorted(POLICIES)}")
         in_range(self.p_crop, f"{where}.p_crop", 0.0, 1.0)
-        self.feature_network.validate(f"{where}.feature_network")
+        for key, network in self.feature_networks(where).items():
+            require(isinstance(network, FeatureNetworkConfig), key, f"must be a mapping of feature-network keys, got {network!r}")
+            network.validate(key)
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "DiscriminatorConfig":

@@ -350,6 +350,22 @@ class ConvFeatureNetwork(FeatureNetwork):
         return features
 
 
+class StackedFeatureNetwork(FeatureNetwork):
+    """Two frozen networks read side by side: the first one's taps keep their names, the second's are prefixed with
+    ``x``, so D gets heads on both (not in the paper; ``model.discriminator.extra_feature_network``). Each network
+    resizes and normalises the images for itself; the random crop uses the first one's input size."""
+
+    def __init__(self, first: FeatureNetwork, second: FeatureNetwork) -> None:
+        super().__init__()
+        self.first, self.second = first, second
+        self.input_size = first.input_size
+        self.channels = {**first.channels, **{f"x{name}": ch for name, ch in second.channels.items()}}
+        self.freeze()
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {**self.first(x), **{f"x{name}": tokens for name, tokens in self.second(x).items()}}
+
+
 def build_feature_network(config: FeatureNetworkConfig) -> FeatureNetwork:
     """The feature network a config names (``kind``: ``vit``, ``open_clip`` or ``conv``).
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from ...augment import DiffAugment, random_crop
 from .config import DiscriminatorConfig, FeatureNetworkConfig
-from .feature_networks import FeatureNetwork, build_feature_network
+from .feature_networks import FeatureNetwork, StackedFeatureNetwork, build_feature_network
 from .heads import DiscHead
 
 
@@ -55,8 +55,12 @@ class ProjectedDiscriminator(nn.Module):
     # --- construction (extension points) ------------------------------------------------------------
 
     def build_feature_network(self) -> FeatureNetwork:
-        """The frozen backbone; default: ``config.feature_network`` (a timm ViT or a small CNN)."""
-        return build_feature_network(self.config.feature_network)
+        """The frozen backbone; default: ``config.feature_network`` (a timm ViT, a CLIP image tower or a small CNN),
+        beside ``config.extra_feature_network`` when one is set."""
+        first = build_feature_network(self.config.feature_network)
+        if self.config.extra_feature_network is None:
+            return first
+        return StackedFeatureNetwork(first, build_feature_network(self.config.extra_feature_network))
 
     def head_channels(self) -> dict[str, int]:
         """``{head name: channels}`` in logit order; default: one head per feature-network tap."""
@@ -73,9 +77,9 @@ class ProjectedDiscriminator(nn.Module):
 
     def feature_network_spec(self) -> dict[str, Any] | None:
         """What rebuilds the frozen backbone (its config, for files and checkpoints to store it by reference), or
-        None for a backbone built otherwise (a subclass's own, or one passed in): that one is stored by value."""
-        if not self._backbone_from_config:
-            return None
+        None for a backbone built otherwise (a subclass's own, one passed in, or two networks): stored by value."""
+        if not self._backbone_from_config or self.config.extra_feature_network is not None:
+            return None  # two networks have no single reference: stored by value
         return {"network": "feature_network", **dataclasses.asdict(self.config.feature_network)}
 
     # --- files --------------------------------------------------------------------------------------
