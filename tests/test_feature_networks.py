@@ -239,11 +239,19 @@ def test_extra_feature_network_adds_heads_beside_the_first():
     assert D.feature_network_spec() is None  # two networks: stored by value, not by one file's reference
 
 
-def test_extra_feature_network_config_errors_name_the_key():
+def test_extra_feature_network_config_errors_name_the_key(tmp_path):
+    from helpers import write_tiny_clip_dir
+
     from stylegan_t.errors import RecipeError
+    from stylegan_t.models.open_clip_loader import shipped_config
 
     with pytest.raises(RecipeError, match=r"model\.discriminator\.extra_feature_network\.kind"):
         DiscriminatorConfig(extra_feature_network={"kind": "resnet"})
     with pytest.raises(RecipeError, match=r"model\.discriminator\.extra_feature_network has unknown keys \['tap'\]"):
         DiscriminatorConfig(extra_feature_network={"kind": "conv", "tap": [0]})
     assert list(DiscriminatorConfig().feature_networks()) == ["model.discriminator.feature_network"]
+    # taps the built network does not have (a ResNet tower has 4 stages): one line naming the key, at build time
+    spec = write_tiny_clip_dir(tmp_path / "clip", config={"model_cfg": shipped_config("stylegan-t-tiny-conv")})
+    with pytest.raises(RecipeError, match=r"^model\.discriminator\.extra_feature_network: taps \[2, 5, 8, 11\] must"):
+        ProjectedDiscriminator(8, feature_network=feature_network_preset("conv-tiny"),
+                               extra_feature_network={"kind": "open_clip", "model": spec})  # DINO's default taps

@@ -111,9 +111,9 @@ def format_readiness(report: list[AttributeReadiness]) -> str:
     warnings = [w for r in report for w in r.warnings()]
     if warnings:
         lines += [f"WARNING: {w}" for w in warnings]
-        lines.append("  Before training a generator: train the CLIP longer (--steps, or more images), or try the ResNet "
-                     "image tower (--model stylegan-t-tiny-conv), then check again; docs/own-data.md, 'When the "
-                     "readiness report warns'.")
+        lines.append("  Before training a generator: train the CLIP longer (--steps, or more images), or pretrain a second "
+                     "CLIP with the ResNet image tower (--model stylegan-t-tiny-conv) and give D both towers (recipe "
+                     "own-data-cpu-two-towers); docs/own-data.md, 'When the readiness report warns'.")
     else:
         lines.append("  Every attribute is separated by both the image and the text features.")
     return "\n".join(lines)

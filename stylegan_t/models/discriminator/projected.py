@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ...augment import DiffAugment, random_crop
+from ...errors import RecipeError, UserError
 from .config import DiscriminatorConfig, FeatureNetworkConfig
 from .feature_networks import FeatureNetwork, StackedFeatureNetwork, build_feature_network
 from .heads import DiscHead
@@ -57,10 +58,15 @@ class ProjectedDiscriminator(nn.Module):
     def build_feature_network(self) -> FeatureNetwork:
         """The frozen backbone; default: ``config.feature_network`` (a timm ViT, a CLIP image tower or a small CNN),
         beside ``config.extra_feature_network`` when one is set."""
-        first = build_feature_network(self.config.feature_network)
-        if self.config.extra_feature_network is None:
-            return first
-        return StackedFeatureNetwork(first, build_feature_network(self.config.extra_feature_network))
+        networks = []
+        for key, config in self.config.feature_networks().items():
+            try:
+                networks.append(build_feature_network(config))
+            except UserError:
+                raise
+            except ValueError as err:  # e.g. taps the network does not have: one line naming the recipe key
+                raise RecipeError(f"{key}: {err}") from None
+        return networks[0] if len(networks) == 1 else StackedFeatureNetwork(*networks)
 
     def head_channels(self) -> dict[str, int]:
         """``{head name: channels}`` in logit order; default: one head per feature-network tap."""
