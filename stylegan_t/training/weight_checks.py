@@ -32,7 +32,7 @@ def _open_clip_check(model: str, pretrained: str | None) -> None:
         check_weights_file(model, weights)
 
 
-def _feature_network_check(fn: FeatureNetworkConfig, key: str = "model.discriminator.feature_network") -> None:
+def _feature_network_check(fn: FeatureNetworkConfig, key: str) -> None:
     from ..models.discriminator.feature_networks import (
         DINO_HOW,
         ConvFeatureNetwork,
