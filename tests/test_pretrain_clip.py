@@ -108,6 +108,48 @@ def test_held_out_samples_never_reach_training(shards):
     assert any(is_held_out(k, 0.25) for k in all_keys)  # the split is not empty
 
 
+def test_a_small_split_is_decoded_once_and_drawn_in_fresh_orders(shards, monkeypatch):
+    import stylegan_t.clip_pretraining.data as data
+
+    urls = data.find_shards(str(shards))
+    cfg = PretrainClipConfig(steps=9, batch_size=48, holdout_fraction=0.25)
+    train = data.count_training_samples(urls, cfg)
+    images, captions = data.decode_training_split(urls, cfg, 32)
+    assert images.shape == (train, 3, 32, 32) and len(captions) == train and 0 < train < 160
+    reads, read = [], data.read_tar_samples
+    monkeypatch.setattr(data, "read_tar_samples", lambda url, **k: reads.append(url) or read(url, **k))
+    batches = list(data.training_batches(urls, cfg, 32, train_samples=train))
+    assert len(reads) == len(urls)  # every shard read once, for 9 batches of 48 (several passes)
+    assert len(batches) == 9 and all(b[0].shape == (48, 3, 32, 32) and len(b[1]) == 48 for b in batches)
+    # each pass over the split is a permutation: the first `train` images drawn are the split, each once
+    as_bytes = lambda x: sorted(row.numpy().tobytes() for row in x)  # noqa: E731
+    assert as_bytes(torch.cat([b[0] for b in batches])[:train]) == as_bytes(images)
+    assert not torch.equal(batches[0][0], images[:48])  # shuffled, not in shard order
+    again = list(data.training_batches(urls, cfg, 32, train_samples=train))
+    assert all(torch.equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(batches, again))  # seeded
+    # a split larger than the memory budget streams through the shard pipeline as before
+    monkeypatch.setattr(data, "IN_MEMORY_BYTES", 0)
+    reads.clear()
+    streamed = list(data.training_batches(urls, cfg, 32, train_samples=train))
+    assert len(streamed) == 9 and reads == []
+
+
+def test_caption_tokens_remember_captions_and_match_the_tokenizer():
+    from stylegan_t.clip_pretraining.train import CaptionTokens
+
+    calls = []
+
+    def tokenizer(texts):
+        calls.append(list(texts))
+        return torch.tensor([[len(t), ord(t[0])] for t in texts])
+
+    tokens = CaptionTokens(tokenizer, limit=3)
+    assert tokens(["ab", "c", "ab"]).tolist() == [[2, 97], [1, 99], [2, 97]]
+    assert tokens(["c", "ab"]).tolist() == [[1, 99], [2, 97]] and calls == [["ab", "c"]]  # remembered
+    tokens(["xyz", "w"])  # over the limit: forgets, then tokenizes what it needs
+    assert calls[-1] == ["xyz", "w"] and len(tokens.rows) == 2
+
+
 def test_bad_input_is_one_line(tmp_path, capsys):
     (tmp_path / "nothing").mkdir()
     code, _, err = run_cli([tmp_path / "nothing", tmp_path / "o1"], capsys)

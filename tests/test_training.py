@@ -222,3 +222,32 @@ def test_extra_feature_network_trains_its_heads_and_resumes(tmp_path, shards):
     assert resumed.images_seen == 16
     after = resumed.discriminator.heads["x1"].state_dict()
     assert any(not torch.equal(after[k], v) for k, v in head_before.items())  # the extra network's head trains
+
+
+def test_reuse_fakes_scores_one_generator_pass_in_both_steps(tmp_path, shards, monkeypatch):
+    # optim.reuse_fakes: the G step backpropagates through the very images the D step scored (one G forward per
+    # micro-batch); the D step scores the same fakes as without it (same latents), the G step those fakes again.
+    from stylegan_t.models.generator import Generator
+    from stylegan_t.training.module import StyleGANT
+
+    seen: dict[str, list[torch.Tensor]] = {"d": [], "g": []}
+    d_loss, g_loss, g_forward = StyleGANT.discriminator_loss, StyleGANT.generator_loss, Generator.forward
+    calls = []
+    monkeypatch.setattr(StyleGANT, "discriminator_loss", lambda self, real, fake, *a: seen["d"].append(fake.detach().clone()) or d_loss(self, real, fake, *a))
+    monkeypatch.setattr(StyleGANT, "generator_loss", lambda self, fake, *a: seen["g"].append(fake.detach().clone()) or g_loss(self, fake, *a))
+    monkeypatch.setattr(Generator, "forward", lambda self, *a, **k: calls.append(torch.is_grad_enabled()) or g_forward(self, *a, **k))
+    common = ("optim.batch_size=4", "optim.micro_batch_size=2", "run.total_kimg=0.004", "run.sample_every_kimg=1")
+    runs = {}
+    for name, reuse in (("fresh", "false"), ("reused", "true")):
+        seen["d"].clear(), seen["g"].clear(), calls.clear()
+        model, _ = fit(tiny_recipe(tmp_path / name, shards["folder"], *common, f"optim.reuse_fakes={reuse}"))
+        runs[name] = (model, list(seen["d"]), list(seen["g"]), list(calls))
+    fresh, reused = runs["fresh"], runs["reused"]
+    assert len(reused[1]) == len(reused[2]) == 2  # two micro-batches in each step
+    assert all(torch.equal(d, g) for d, g in zip(reused[1], reused[2]))
+    assert not any(torch.equal(d, g) for d, g in zip(fresh[1], fresh[2]))
+    assert all(torch.equal(a, b) for a, b in zip(fresh[1], reused[1]))  # the D step's fakes: same latents either way
+    # G's forward passes, with or without a graph (the sample grids after training follow, without one)
+    assert fresh[3][:4] == [False, False, True, True] and reused[3][:3] == [True, True, False]
+    g_a, g_b = fresh[0].generator.state_dict(), reused[0].generator.state_dict()
+    assert not all(torch.equal(g_a[k], g_b[k]) for k in g_a)

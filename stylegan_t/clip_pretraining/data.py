@@ -21,6 +21,8 @@ from ..data.webdataset_pipeline import ShardedImageTextDataset
 from .config import PretrainClipConfig, PretrainClipError
 
 _FINGERPRINT_BYTES = 1 << 20  # bytes hashed at each end of a shard (with its size): cheap and content-aware
+#: a training split up to this size decoded (float32) is held in memory; CPU-sized sets are read ~40 times over
+IN_MEMORY_BYTES = 1 << 30
 
 
 def is_held_out(key: str, fraction: float) -> bool:
@@ -131,9 +133,46 @@ class TrainingShards(ShardedImageTextDataset):
                 yield sample
 
 
-def training_batches(shards: list[str], cfg: PretrainClipConfig, resolution: int) -> Iterator[tuple[torch.Tensor, list[str]]]:
-    """``cfg.steps`` batches of (images in [-1, 1], captions) from the training split."""
+def decode_training_split(shards: list[str], cfg: PretrainClipConfig, resolution: int) -> tuple[torch.Tensor, list[str]]:
+    """Every usable sample of the training split, decoded once: ``(images in [-1, 1], captions)``; unreadable
+    images and missing captions are left out, as the streaming pipeline skips them."""
+    images, captions = [], []
+    keep = set(DataConfig().image_keys) | {"json" if cfg.caption_key.startswith("json:") else cfg.caption_key}
+    for url in shards:
+        for sample in read_tar_samples(url, keep=keep, on_error=lambda *_: None):
+            decoded = None if is_held_out(sample["__key__"], cfg.holdout_fraction) else _decoded(sample, cfg, resolution)
+            if decoded is not None:
+                images.append(decoded[0])
+                captions.append(decoded[1])
+    stacked = torch.stack(images) if images else torch.zeros(0, 3, resolution, resolution)
+    return stacked, captions
+
+
+def in_memory_batches(images: torch.Tensor, captions: list[str], cfg: PretrainClipConfig) -> Iterator[tuple[torch.Tensor, list[str]]]:
+    """``cfg.steps`` batches drawn from a fresh random order of the whole split on every pass (seeded)."""
+    rng = torch.Generator().manual_seed(cfg.seed)
+    order: list[int] = []
+    for _ in range(cfg.steps):
+        while len(order) < cfg.batch_size:
+            order += torch.randperm(len(captions), generator=rng).tolist()
+        index, order = order[: cfg.batch_size], order[cfg.batch_size :]
+        yield images[index], [captions[i] for i in index]
+
+
+def training_batches(
+    shards: list[str], cfg: PretrainClipConfig, resolution: int, *, train_samples: int | None = None
+) -> Iterator[tuple[torch.Tensor, list[str]]]:
+    """``cfg.steps`` batches of (images in [-1, 1], captions) from the training split.
+
+    A split of ``train_samples`` that fits :data:`IN_MEMORY_BYTES` decoded is decoded once and drawn from
+    memory (a small set is read many times over: decoding was a quarter of a step); larger ones stream."""
     from ..data import ShardLoader
+
+    if train_samples is not None and train_samples * 3 * resolution**2 * 4 <= IN_MEMORY_BYTES:
+        images, captions = decode_training_split(shards, cfg, resolution)
+        if captions:
+            yield from in_memory_batches(images, captions, cfg)
+            return
 
     data = DataConfig(
         urls=shards, caption_key=cfg.caption_key, num_workers=cfg.num_workers, sample_shuffle=cfg.sample_shuffle,

@@ -96,21 +96,39 @@ def _save(model: torch.nn.Module, out: Path, architecture: dict, resolution: int
         save_file(state, str(tmp))
 
 
-def _train(model: torch.nn.Module, tokenizer, urls: list[str], cfg: PretrainClipConfig, resolution: int, *, progress: bool) -> float:
-    """``cfg.steps`` steps of open_clip's ClipLoss on the training split; returns the last loss."""
+class CaptionTokens:
+    """The tokenizer with a memory: small data sets repeat their captions every pass, and open_clip's tokenizer
+    (text clean-up, BPE in Python) cost a twentieth of a step. Holds at most ``limit`` captions."""
+
+    def __init__(self, tokenizer, limit: int = 100_000) -> None:
+        self.tokenizer, self.limit, self.rows = tokenizer, limit, {}
+
+    def __call__(self, captions: list[str]) -> torch.Tensor:
+        new = [c for c in dict.fromkeys(captions) if c not in self.rows]
+        if len(self.rows) + len(new) > self.limit:
+            self.rows.clear()
+            new = list(dict.fromkeys(captions))
+        if new:
+            self.rows.update(zip(new, self.tokenizer(new)))
+        return torch.stack([self.rows[c] for c in captions])
+
+
+def _train(model: torch.nn.Module, tokenizer, batches, cfg: PretrainClipConfig, *, progress: bool) -> float:
+    """One step of open_clip's ClipLoss per batch of ``batches`` (``cfg.steps`` of them); returns the last loss."""
     import open_clip
 
     from ..utils.progress import progress as progress_bar
 
     loss_fn = open_clip.loss.ClipLoss()
     opt, sched = _optimizer(model, cfg)
+    tokens = CaptionTokens(tokenizer)
     model.train()
     loss_value = float("nan")
     with progress_bar(cfg.steps, desc="pretrain-clip", unit="step", disable=not progress) as bar:
-        for images, captions in training_batches(urls, cfg, resolution):
-            pixels = pretrained_input(images, size=resolution, mean=CLIP_MEAN, std=CLIP_STD)  # decoded at this size
+        for images, captions in batches:
+            pixels = pretrained_input(images, size=images.shape[-1], mean=CLIP_MEAN, std=CLIP_STD)  # decoded at this size
             image_f = model.encode_image(pixels, normalize=True)
-            text_f = model.encode_text(tokenizer(captions), normalize=True)
+            text_f = model.encode_text(tokens(captions), normalize=True)
             loss = loss_fn(image_f, text_f, model.logit_scale.exp())
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -146,14 +164,15 @@ def pretrain_clip(
     size = architecture["vision_cfg"]["image_size"]
     resolution = int(size[0] if isinstance(size, (list, tuple)) else size)
     held_out = scan_held_out(urls, cfg, resolution)
+    train_samples = count_training_samples(urls, cfg)
     if cfg.steps is None:  # auto: a number of passes over the training split
-        cfg = dataclasses.replace(cfg, steps=auto_steps(count_training_samples(urls, cfg), cfg.batch_size))
+        cfg = dataclasses.replace(cfg, steps=auto_steps(train_samples, cfg.batch_size))
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
         torch.manual_seed(cfg.seed)
         model, tokenizer = create_open_clip(cfg.model)  # random initialisation: it is what we train
         model = model.float()
-    loss_value = _train(model, tokenizer, urls, cfg, resolution, progress=progress)
+    loss_value = _train(model, tokenizer, training_batches(urls, cfg, resolution, train_samples=train_samples), cfg, progress=progress)
     model.eval()
     scores: dict[str, float] = {}
     if len(held_out.captions) >= 2:

@@ -234,8 +234,9 @@ class StyleGANT(FrozenByReference, L.LightningModule):
         # seeded from (seed, images seen, rank): a resumed run draws the same latents and augmentations
         step = step_seed(self.recipe.run.seed, images_seen=self.images_seen, rank=self.global_rank)
         with self._step_randomness(self.device, step) as rng:
-            d_loss = self._discriminator_step(chunks, conditions, sigma, rng)
-            g_loss, clip_loss = self._generator_step(chunks, conditions, sigma, rng)
+            fakes = self._shared_fakes(chunks, conditions, rng) if self.recipe.optim.reuse_fakes else None
+            d_loss = self._discriminator_step(chunks, conditions, sigma, rng, fakes=fakes)
+            g_loss, clip_loss = self._generator_step(chunks, conditions, sigma, rng, fakes=fakes)
         # Progress in images over all ranks, then the EMA of G (half-life in images).
         step_images = images.shape[0] * self.world_size
         self.images_seen += step_images
@@ -246,16 +247,38 @@ class StyleGANT(FrozenByReference, L.LightningModule):
             batch_size=images.shape[0],
         )
 
+    def _shared_fakes(
+        self, chunks: list[tuple[torch.Tensor, list[str]]], conditions: list[torch.Tensor], rng: torch.Generator
+    ) -> list[torch.Tensor]:
+        """``optim.reuse_fakes``: one fake batch per micro-batch, generated with G's graph kept, which
+        the D step scores detached and the G step backpropagates through (one G forward instead of two)."""
+        g_opt = self.optimizers()[1]
+        train_text = self.recipe.model.train_mode == "text_encoder"
+        out = []
+        with g_opt.toggle_model(sync_grad=False):
+            for (_, caps), c_d in zip(chunks, conditions):
+                c = self.generator.mapping.encode_text(caps) if train_text else c_d
+                out.append(self.generator(self._latents(len(caps), rng), c))
+        return out
+
     def _discriminator_step(
-        self, chunks: list[tuple[torch.Tensor, list[str]]], conditions: list[torch.Tensor], sigma: float, rng: torch.Generator
+        self,
+        chunks: list[tuple[torch.Tensor, list[str]]],
+        conditions: list[torch.Tensor],
+        sigma: float,
+        rng: torch.Generator,
+        fakes: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Hinge loss on blurred real and fake, accumulated over micro-batches, then one D update."""
         d_opt = self.optimizers()[0]
         total = torch.zeros((), device=self.device)
         for i, ((real, caps), c) in enumerate(zip(chunks, conditions)):
             with d_opt.toggle_model(sync_grad=i == len(chunks) - 1):
-                with torch.no_grad():
-                    fake = self.generator(self._latents(len(caps), rng), c)
+                if fakes is not None:
+                    fake = fakes[i].detach()
+                else:
+                    with torch.no_grad():
+                        fake = self.generator(self._latents(len(caps), rng), c)
                 loss = self.discriminator_loss(real, fake, c, sigma)
                 self.manual_backward(micro_batch_objective(loss, micro_batch_size=len(caps)))
                 total += loss.detach()
@@ -265,7 +288,12 @@ class StyleGANT(FrozenByReference, L.LightningModule):
         return total
 
     def _generator_step(
-        self, chunks: list[tuple[torch.Tensor, list[str]]], conditions: list[torch.Tensor], sigma: float, rng: torch.Generator
+        self,
+        chunks: list[tuple[torch.Tensor, list[str]]],
+        conditions: list[torch.Tensor],
+        sigma: float,
+        rng: torch.Generator,
+        fakes: list[torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Non-saturating loss (+ CLIP guidance) accumulated over micro-batches, then one G update.
         D stays in training mode; in the text-encoder phase the conditioning itself is trained."""
@@ -274,8 +302,11 @@ class StyleGANT(FrozenByReference, L.LightningModule):
         adv_total, clip_total = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
         for i, ((_, caps), c_d) in enumerate(zip(chunks, conditions)):
             with g_opt.toggle_model(sync_grad=i == len(chunks) - 1):
-                c = self.generator.mapping.encode_text(caps) if train_text else c_d  # D sees c_d either way
-                fake = self.generator(self._latents(len(caps), rng), c)
+                if fakes is not None:
+                    fake = fakes[i]
+                else:
+                    c = self.generator.mapping.encode_text(caps) if train_text else c_d  # D sees c_d either way
+                    fake = self.generator(self._latents(len(caps), rng), c)
                 adv, clip = self.generator_loss(fake, c_d, caps, sigma)
                 self.manual_backward(micro_batch_objective(adv, micro_batch_size=len(caps), clip=clip,
                                                                 clip_weight=self.recipe.loss.clip_weight))

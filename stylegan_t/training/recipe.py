@@ -64,6 +64,9 @@ class OptimSection:
     #: EMA half-life in kimg; None = batch_size * 10 / 32 (the original release's default)
     ema_kimg: Optional[float] = None
     ema_rampup: Optional[float] = 0.05
+    #: not in the paper: the G step scores the D step's fakes (same latents), so G runs forward once per
+    #: micro-batch instead of twice; every micro-batch's G graph is then held through the D step (memory)
+    reuse_fakes: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
