@@ -233,8 +233,16 @@ def test_reuse_fakes_scores_one_generator_pass_in_both_steps(tmp_path, shards, m
     seen: dict[str, list[torch.Tensor]] = {"d": [], "g": []}
     d_loss, g_loss, g_forward = StyleGANT.discriminator_loss, StyleGANT.generator_loss, Generator.forward
     calls = []
-    monkeypatch.setattr(StyleGANT, "discriminator_loss", lambda self, real, fake, *a: seen["d"].append(fake.detach().clone()) or d_loss(self, real, fake, *a))
-    monkeypatch.setattr(StyleGANT, "generator_loss", lambda self, fake, *a: seen["g"].append(fake.detach().clone()) or g_loss(self, fake, *a))
+    def recording_d_loss(self, real, fake, *rest):
+        seen["d"].append(fake.detach().clone())
+        return d_loss(self, real, fake, *rest)
+
+    def recording_g_loss(self, fake, *rest):
+        seen["g"].append(fake.detach().clone())
+        return g_loss(self, fake, *rest)
+
+    monkeypatch.setattr(StyleGANT, "discriminator_loss", recording_d_loss)
+    monkeypatch.setattr(StyleGANT, "generator_loss", recording_g_loss)
     monkeypatch.setattr(Generator, "forward", lambda self, *a, **k: calls.append(torch.is_grad_enabled()) or g_forward(self, *a, **k))
     common = ("optim.batch_size=4", "optim.micro_batch_size=2", "run.total_kimg=0.004", "run.sample_every_kimg=1")
     runs = {}
@@ -251,3 +259,10 @@ def test_reuse_fakes_scores_one_generator_pass_in_both_steps(tmp_path, shards, m
     assert fresh[3][:4] == [False, False, True, True] and reused[3][:3] == [True, True, False]
     g_a, g_b = fresh[0].generator.state_dict(), reused[0].generator.state_dict()
     assert not all(torch.equal(g_a[k], g_b[k]) for k in g_a)
+
+
+def test_fit_reports_the_whole_runs_images_per_second(tmp_path, shards, capsys):
+    model, _ = fit(tiny_recipe(tmp_path, shards["folder"], "run.total_kimg=0.008", "run.sample_every_kimg=1"))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Trained ")]
+    assert len(lines) == 1 and lines[0].startswith(f"Trained {model.images_seen / 1000:.1f} kimg in ")
+    assert lines[0].endswith("images/s over the whole run")

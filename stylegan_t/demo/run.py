@@ -17,9 +17,9 @@ DEFAULT_LAYOUT = "positions"
 #: the demo's tiny CLIP: ``stylegan-t pretrain-clip --model stylegan-t-tiny-conv`` on the demo's shards with
 #: these settings, exactly as for one's own data (docs/own-data.md); nothing about the scenes is used beyond
 #: image-caption pairs. Its ResNet image tower, as D's features, teaches shape and position in half the images
-#: of the ViT's, at the same cost per image (docs/performance.md). After 150 steps its held-out retrieval is
-#: already as good (capped by the captions' wording), but position was learned worse (docs/performance.md).
-DEMO_CLIP = PretrainClipConfig(steps=600, batch_size=128, model="stylegan-t-tiny-conv")
+#: of the ViT's, at the same cost per image (docs/performance.md). 400 steps: after 150 its held-out retrieval
+#: was as good (capped by the captions' wording), but the generator learned position worse (docs/performance.md).
+DEMO_CLIP = PretrainClipConfig(steps=400, batch_size=128, model="stylegan-t-tiny-conv")
 QUICK_CLIP = dataclasses.replace(DEMO_CLIP, steps=20, batch_size=32)
 
 

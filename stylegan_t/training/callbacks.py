@@ -55,7 +55,17 @@ class SampleGrid(L.Callback):
 
 
 class Throughput(L.Callback):
-    """Logs images/s (all ranks) to the progress bar."""
+    """Logs images/s (all ranks) to the progress bar, and at the end the whole run's: data loading, logging,
+    sample grids and checkpoints included, which is what a user waits for."""
+
+    def on_train_start(self, trainer, module) -> None:
+        self._run_start, self._run_seen = time.perf_counter(), module.images_seen
+
+    def on_train_end(self, trainer, module) -> None:
+        seconds = max(time.perf_counter() - self._run_start, 1e-9)
+        images = module.images_seen - self._run_seen
+        if trainer.is_global_zero and images:
+            print(f"Trained {images / 1000:.1f} kimg in {seconds:.0f} s: {images / seconds:.1f} images/s over the whole run", flush=True)
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
         self._start, self._seen = time.perf_counter(), module.images_seen
