@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ..constants import CLIP_MEAN, CLIP_STD
+from ..data.sources import is_local_path
 from ..images import pretrained_input
 from ..models.open_clip_loader import create_open_clip
 from ..training.optim import fused_kernel_applies
@@ -164,7 +165,10 @@ def pretrain_clip(
     size = architecture["vision_cfg"]["image_size"]
     resolution = int(size[0] if isinstance(size, (list, tuple)) else size)
     held_out = scan_held_out(urls, cfg, resolution)
-    train_samples = count_training_samples(urls, cfg)
+    # the split's size (tar headers only) decides the auto step count and whether it is decoded into memory;
+    # remote shards are not read twice for it unless the steps need it
+    counted = cfg.steps is None or all(is_local_path(u) for u in urls)
+    train_samples = count_training_samples(urls, cfg) if counted else None
     if cfg.steps is None:  # auto: a number of passes over the training split
         cfg = dataclasses.replace(cfg, steps=auto_steps(train_samples, cfg.batch_size))
     start = time.perf_counter()

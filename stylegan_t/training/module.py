@@ -35,6 +35,8 @@ from .step_rng import StepRandomness
 
 #: compiled variants torch keeps per function during a training step under ``run.compile``
 COMPILED_VARIANTS = 32
+#: one iteration's micro-batches: (real images, their captions)
+MicroBatches = list[tuple[torch.Tensor, list[str]]]
 
 
 class StyleGANT(FrozenByReference, L.LightningModule):
@@ -247,26 +249,21 @@ class StyleGANT(FrozenByReference, L.LightningModule):
             batch_size=images.shape[0],
         )
 
-    def _shared_fakes(
-        self, chunks: list[tuple[torch.Tensor, list[str]]], conditions: list[torch.Tensor], rng: torch.Generator
-    ) -> list[torch.Tensor]:
+    def _generator_condition(self, captions: list[str], c: torch.Tensor) -> torch.Tensor:
+        """G's conditioning in its step: ``c``, or in the text-encoder phase the captions encoded with a graph."""
+        return self.generator.mapping.encode_text(captions) if self.recipe.model.train_mode == "text_encoder" else c
+
+    def _shared_fakes(self, chunks: MicroBatches, conditions: list[torch.Tensor], rng: torch.Generator) -> list[torch.Tensor]:
         """``optim.reuse_fakes``: one fake batch per micro-batch, generated with G's graph kept, which
         the D step scores detached and the G step backpropagates through (one G forward instead of two)."""
-        g_opt = self.optimizers()[1]
-        train_text = self.recipe.model.train_mode == "text_encoder"
-        out = []
-        with g_opt.toggle_model(sync_grad=False):
-            for (_, caps), c_d in zip(chunks, conditions):
-                c = self.generator.mapping.encode_text(caps) if train_text else c_d
-                out.append(self.generator(self._latents(len(caps), rng), c))
-        return out
+        with self.optimizers()[1].toggle_model(sync_grad=False):
+            return [
+                self.generator(self._latents(len(caps), rng), self._generator_condition(caps, c))
+                for (_, caps), c in zip(chunks, conditions)
+            ]
 
     def _discriminator_step(
-        self,
-        chunks: list[tuple[torch.Tensor, list[str]]],
-        conditions: list[torch.Tensor],
-        sigma: float,
-        rng: torch.Generator,
+        self, chunks: MicroBatches, conditions: list[torch.Tensor], sigma: float, rng: torch.Generator,
         fakes: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Hinge loss on blurred real and fake, accumulated over micro-batches, then one D update."""
@@ -288,25 +285,19 @@ class StyleGANT(FrozenByReference, L.LightningModule):
         return total
 
     def _generator_step(
-        self,
-        chunks: list[tuple[torch.Tensor, list[str]]],
-        conditions: list[torch.Tensor],
-        sigma: float,
-        rng: torch.Generator,
+        self, chunks: MicroBatches, conditions: list[torch.Tensor], sigma: float, rng: torch.Generator,
         fakes: list[torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Non-saturating loss (+ CLIP guidance) accumulated over micro-batches, then one G update.
         D stays in training mode; in the text-encoder phase the conditioning itself is trained."""
         g_opt = self.optimizers()[1]
-        train_text = self.recipe.model.train_mode == "text_encoder"
         adv_total, clip_total = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
         for i, ((_, caps), c_d) in enumerate(zip(chunks, conditions)):
             with g_opt.toggle_model(sync_grad=i == len(chunks) - 1):
                 if fakes is not None:
                     fake = fakes[i]
-                else:
-                    c = self.generator.mapping.encode_text(caps) if train_text else c_d  # D sees c_d either way
-                    fake = self.generator(self._latents(len(caps), rng), c)
+                else:  # D sees c_d either way
+                    fake = self.generator(self._latents(len(caps), rng), self._generator_condition(caps, c_d))
                 adv, clip = self.generator_loss(fake, c_d, caps, sigma)
                 self.manual_backward(micro_batch_objective(adv, micro_batch_size=len(caps), clip=clip,
                                                                 clip_weight=self.recipe.loss.clip_weight))
