@@ -7,6 +7,7 @@ Which samples are held out depends only on each sample's key (a CRC32 hash), not
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import zlib
 from collections.abc import Iterator
@@ -80,6 +81,11 @@ def _decoded(sample: dict, cfg: PretrainClipConfig, resolution: int) -> tuple[to
         return None
 
 
+def _member_keys(cfg: PretrainClipConfig) -> set[str]:
+    """The tar members a decode needs: the image extensions and the caption's."""
+    return set(DataConfig().image_keys) | {"json" if cfg.caption_key.startswith("json:") else cfg.caption_key}
+
+
 def count_training_samples(shards: list[str], cfg: PretrainClipConfig) -> int:
     """Samples (keys) of the training split, from the tar headers alone (no member is read or decoded)."""
     count = 0
@@ -94,7 +100,7 @@ def scan_held_out(shards: list[str], cfg: PretrainClipConfig, resolution: int) -
 
     Raises :class:`PretrainClipError` when no sample at all is usable for training."""
     images, captions, train_seen = [], [], 0
-    keep = set(DataConfig().image_keys) | {"json" if cfg.caption_key.startswith("json:") else cfg.caption_key}
+    keep = _member_keys(cfg)
     for url in shards:
         for sample in read_tar_samples(url, keep=keep, on_error=lambda *_: None):
             held = is_held_out(sample["__key__"], cfg.holdout_fraction)
@@ -137,7 +143,7 @@ def decode_training_split(shards: list[str], cfg: PretrainClipConfig, resolution
     """Every usable sample of the training split, decoded once: ``(images in [-1, 1], captions)``; unreadable
     images and missing captions are left out, as the streaming pipeline skips them."""
     images, captions = [], []
-    keep = set(DataConfig().image_keys) | {"json" if cfg.caption_key.startswith("json:") else cfg.caption_key}
+    keep = _member_keys(cfg)
     for url in shards:
         for sample in read_tar_samples(url, keep=keep, on_error=lambda *_: None):
             decoded = None if is_held_out(sample["__key__"], cfg.holdout_fraction) else _decoded(sample, cfg, resolution)
@@ -151,11 +157,14 @@ def decode_training_split(shards: list[str], cfg: PretrainClipConfig, resolution
 def in_memory_batches(images: torch.Tensor, captions: list[str], cfg: PretrainClipConfig) -> Iterator[tuple[torch.Tensor, list[str]]]:
     """``cfg.steps`` batches drawn from a fresh random order of the whole split on every pass (seeded)."""
     rng = torch.Generator().manual_seed(cfg.seed)
-    order: list[int] = []
+
+    def passes() -> Iterator[int]:
+        while True:
+            yield from torch.randperm(len(captions), generator=rng).tolist()
+
+    order = passes()
     for _ in range(cfg.steps):
-        while len(order) < cfg.batch_size:
-            order += torch.randperm(len(captions), generator=rng).tolist()
-        index, order = order[: cfg.batch_size], order[cfg.batch_size :]
+        index = list(itertools.islice(order, cfg.batch_size))
         yield images[index], [captions[i] for i in index]
 
 
